@@ -1,0 +1,84 @@
+# Platform Portal. `make run` serves the portal; `make test` runs every test.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# Every Go module of the workspace (tools/ stays out: buf's dependencies must
+# never touch ours).
+MODULES := proto/gen/go platform services/agents gateway cmd/portal
+GOMODCACHE := $(shell go env GOMODCACHE)
+# Code generators are built from the go.mod that pins them (buf from tools/,
+# the protoc plugins from the generated code's module so generator and runtime
+# match) into .cache/bin, which buf finds on PATH.
+TOOLBIN := $(CURDIR)/.cache/bin
+BUF := PATH=$(TOOLBIN):$$PATH GOWORK=off $(TOOLBIN)/buf
+PLUGINS := google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
+
+# The imported protos come from Go modules, so no registry is needed.
+GRPC_GATEWAY_V1 := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+PROTOVALIDATE := github.com/bufbuild/protovalidate@v1.2.2
+
+BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/platformportal/portal/platform/buildinfo.Version=$(VERSION)
+
+.PHONY: run
+run: build ## Build and serve the portal on http://localhost:8080
+	./$(BIN)/portal
+
+.PHONY: build
+build: ## Build the binaries into bin/
+	@mkdir -p $(BIN)
+	go build -ldflags '$(LDFLAGS)' -o $(BIN)/portal ./cmd/portal
+	go build -ldflags '$(LDFLAGS)' -o $(BIN)/agents ./services/agents/cmd/agents
+	go build -ldflags '$(LDFLAGS)' -o $(BIN)/gateway ./gateway/cmd/gateway
+
+.PHONY: test
+test: ## Run every module's tests with the race detector (needs PostgreSQL and NATS, see README)
+	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 -timeout 15m ./...); done
+
+.PHONY: test-modules
+test-modules: ## Build and vet each module on its own (GOWORK=off)
+	@for m in $(MODULES); do echo "== GOWORK=off $$m"; (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
+
+.PHONY: bench
+bench: ## Run the benchmarks; results go to bench/results/
+	@mkdir -p bench/results
+	cd cmd/portal && go test -run '^$$' -bench . -benchtime 1x -timeout 20m ./... | tee ../../bench/results/latest.txt
+
+third_party/proto: tools/go.mod
+	go mod download $(GRPC_GATEWAY_V1) $(PROTOVALIDATE)
+	rm -rf third_party/proto && mkdir -p third_party/proto/google/api third_party/proto/buf/validate
+	cp $(GOMODCACHE)/$(GRPC_GATEWAY_V1)/third_party/googleapis/google/api/{annotations,http}.proto third_party/proto/google/api/
+	cp $(GOMODCACHE)/$(PROTOVALIDATE)/proto/protovalidate/buf/validate/validate.proto third_party/proto/buf/validate/
+	chmod -R u+w third_party/proto
+
+.PHONY: tools
+tools: ## Build buf, staticcheck and the protoc plugins into .cache/bin
+	@mkdir -p $(TOOLBIN)
+	GOWORK=off go -C tools build -o $(TOOLBIN)/ github.com/bufbuild/buf/cmd/buf honnef.co/go/tools/cmd/staticcheck
+	GOWORK=off go -C proto/gen/go build -o $(TOOLBIN)/ $(PLUGINS)
+
+.PHONY: generate
+generate: tools third_party/proto ## Regenerate Go code and the OpenAPI document from proto/
+	$(BUF) format -w proto
+	$(BUF) lint
+	$(BUF) generate
+
+.PHONY: lint
+lint: tools third_party/proto ## buf lint, breaking check, gofmt, go vet, staticcheck, and a check that generated code is fresh
+	$(BUF) lint
+	@if git rev-parse --verify -q origin/main >/dev/null; then $(BUF) breaking --against '.git#branch=origin/main'; \
+	elif git rev-parse --verify -q main >/dev/null && [ "$$(git rev-parse --abbrev-ref HEAD)" != main ]; then $(BUF) breaking --against '.git#branch=main'; \
+	else $(BUF) breaking --against '.git#ref=HEAD~1' || [ "$$(git rev-list --count HEAD)" -le 1 ]; fi
+	$(BUF) format -d --exit-code proto
+	$(BUF) generate
+	@if [ -n "$$(git status --porcelain -- proto/gen gateway/openapi)" ]; then \
+		echo "generated code is stale: run 'make generate' and commit"; git status --porcelain -- proto/gen gateway/openapi; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do (cd $$m && go vet ./... && $(TOOLBIN)/staticcheck ./...); done
+
+.PHONY: help
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "%-14s %s\n", $$1, $$2}'

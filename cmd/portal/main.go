@@ -1,0 +1,262 @@
+// Command portal runs the whole Platform Portal in one process, for a laptop or
+// a test: the gateway and every service on one gRPC server, an embedded NATS
+// server (unless NATS_URL is set), and PostgreSQL from DATABASE_URL (the
+// database is created if it is missing).
+//
+//	portal            serve (migrations are applied first)
+//	portal migrate    apply migrations and exit
+//	portal version    print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/platformportal/portal/gateway"
+	"github.com/platformportal/portal/platform/buildinfo"
+	"github.com/platformportal/portal/platform/config"
+	"github.com/platformportal/portal/platform/events"
+	"github.com/platformportal/portal/platform/grpcserver"
+	"github.com/platformportal/portal/platform/logging"
+	"github.com/platformportal/portal/platform/natsserver"
+	"github.com/platformportal/portal/platform/postgres"
+	"github.com/platformportal/portal/platform/telemetry"
+	"github.com/platformportal/portal/services/agents"
+)
+
+type cfg struct {
+	HTTPAddr string `env:"PORTAL_HTTP_ADDR, default=:8080"`
+	GRPCAddr string `env:"PORTAL_GRPC_ADDR, default=:9090"`
+	DataDir  string `env:"PORTAL_DATA_DIR, default=./data"`
+	// NATSAddr is where the embedded NATS server listens (for agents and tools);
+	// port 0 picks a free one.
+	NATSAddr  string `env:"PORTAL_NATS_ADDR, default=127.0.0.1:4223"`
+	Log       config.Log
+	Postgres  config.Postgres
+	NATS      config.NATS
+	Telemetry config.Telemetry
+	Shutdown  config.Shutdown
+	Gateway   gateway.Config
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "portal:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	var c cfg
+	if err := config.Load(ctx, getenv, &c); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP address: REST, /ws, health, metrics (env PORTAL_HTTP_ADDR)")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", c.GRPCAddr, "gRPC address for other platform services (env PORTAL_GRPC_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded NATS server's data (env PORTAL_DATA_DIR)")
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, "usage: portal [flags] [serve|migrate|version]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cmd := "serve"
+	if fs.NArg() > 0 {
+		cmd = fs.Arg(0)
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, buildinfo.String())
+		return nil
+	case "serve", "migrate":
+	default:
+		return fmt.Errorf("unknown command %q: want serve, migrate or version", cmd)
+	}
+	level, err := c.Log.SlogLevel()
+	if err != nil {
+		return err
+	}
+	logger := logging.New(stdout, level, "portal")
+
+	if err := postgres.EnsureDatabase(ctx, c.Postgres.URL); err != nil {
+		return err
+	}
+	pool, err := postgres.Connect(ctx, c.Postgres.URL, c.Postgres.MaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := agents.Migrate(ctx, pool, logger); err != nil {
+		return err
+	}
+	if cmd == "migrate" {
+		logger.Info("migrations applied")
+		return nil
+	}
+	return serve(ctx, c, pool, logger, stdout)
+}
+
+func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, stdout io.Writer) error {
+	tel, err := telemetry.Setup(ctx, c.Telemetry, "portal", buildinfo.String())
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck
+
+	nc, stopNATS, err := connectNATS(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := events.EnsureStream(ctx, js, c.NATS); err != nil {
+		return err
+	}
+
+	// Services.
+	agentSvc, err := agents.New(pool, js, logger.With("component", "agents"))
+	if err != nil {
+		return err
+	}
+	gsrv, err := grpcserver.New(logger)
+	if err != nil {
+		return err
+	}
+	agentSvc.Register(gsrv)
+	gsrv.Health.SetServingStatus(agents.Name, healthpb.HealthCheckResponse_SERVING)
+
+	glis, err := net.Listen("tcp", c.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen for gRPC on %s: %w", c.GRPCAddr, err)
+	}
+	defer glis.Close()
+	hlis, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen for HTTP on %s: %w", c.HTTPAddr, err)
+	}
+	defer hlis.Close()
+
+	// The gateway reaches the services through their gRPC API even here, so
+	// the all-in-one binary runs the same code path as a split deployment.
+	gport := glis.Addr().(*net.TCPAddr).Port
+	conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(gport),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
+	if err != nil {
+		return fmt.Errorf("dial own gRPC server: %w", err)
+	}
+	defer conn.Close()
+	gw, err := gateway.New(ctx, c.Gateway, gateway.Deps{Agents: conn, NATS: nc, JS: js, Metrics: tel.Handler(), Logger: logger.With("component", "gateway")})
+	if err != nil {
+		return err
+	}
+	// WebSocket connections outlive http.Server.Shutdown (they are hijacked);
+	// cancelling their base context closes them.
+	connCtx, closeConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer closeConns()
+	hsrv := &http.Server{
+		Handler:           gw.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return connCtx },
+	}
+
+	logger.Info("portal ready",
+		"http_addr", hlis.Addr().String(), "grpc_addr", glis.Addr().String(), "version", buildinfo.String())
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return gsrv.Serve(gctx, glis, c.Shutdown.Timeout) })
+	g.Go(func() error { return agentSvc.RunRelay(gctx) })
+	g.Go(func() error { return gw.Run(gctx) })
+	g.Go(func() error {
+		if err := hsrv.Serve(hlis); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		closeConns()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
+		defer cancel()
+		return hsrv.Shutdown(sctx)
+	})
+	err = g.Wait()
+	logger.Info("portal stopped")
+	return err
+}
+
+// connectNATS connects to NATS_URL, or starts an embedded server with its data
+// under the data directory and connects to it in-process.
+func connectNATS(ctx context.Context, c cfg, logger *slog.Logger) (*nats.Conn, func(), error) {
+	if c.NATS.URL != "" {
+		nc, err := events.Connect(ctx, c.NATS.URL, "portal", logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nc, func() { nc.Drain() }, nil //nolint:errcheck
+	}
+	host, portStr, err := net.SplitHostPort(c.NATSAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("PORTAL_NATS_ADDR %q: %w", c.NATSAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("PORTAL_NATS_ADDR %q: bad port", c.NATSAddr)
+	}
+	if port == 0 {
+		port = -1 // nats-server's "pick a free port"
+	}
+	dir := filepath.Join(c.DataDir, "nats")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("data directory: %w", err)
+	}
+	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: dir})
+	if err != nil {
+		return nil, nil, err
+	}
+	logger.Info("embedded nats started", "url", srv.ClientURL(), "store_dir", dir)
+	nc, err := events.Connect(ctx, srv.ClientURL(), "portal", logger, nats.InProcessServer(srv))
+	if err != nil {
+		srv.Shutdown()
+		return nil, nil, err
+	}
+	return nc, func() {
+		nc.Drain() //nolint:errcheck
+		for nc.IsDraining() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}, nil
+}

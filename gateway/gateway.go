@@ -1,0 +1,207 @@
+// Package gateway is the portal's HTTP front door: REST over the services'
+// gRPC APIs (grpc-gateway), the OpenAPI document, the /ws event stream, and
+// health and metrics endpoints.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/platformportal/portal/gateway/internal/hub"
+	"github.com/platformportal/portal/gateway/openapi"
+	"github.com/platformportal/portal/platform/buildinfo"
+	"github.com/platformportal/portal/platform/events"
+	agentsv1 "github.com/platformportal/portal/proto/gen/go/portal/agents/v1"
+)
+
+// Config tunes the gateway.
+type Config struct {
+	// MaxBodyBytes bounds a REST request body; larger ones get 413.
+	MaxBodyBytes int64 `env:"GATEWAY_MAX_BODY_BYTES, default=1048576"`
+	// WSQueueSize is how many events may wait for one WebSocket client before
+	// it is disconnected as lagging.
+	WSQueueSize int `env:"GATEWAY_WS_QUEUE, default=512"`
+	// WSOrigins are extra origins (host patterns) allowed to open /ws.
+	WSOrigins []string `env:"GATEWAY_WS_ORIGINS"`
+}
+
+// Deps are what the gateway talks to.
+type Deps struct {
+	// Agents is a connection to the agents service.
+	Agents *grpc.ClientConn
+	NATS   *nats.Conn
+	JS     jetstream.JetStream
+	// Metrics serves /metrics.
+	Metrics http.Handler
+	Logger  *slog.Logger
+}
+
+// Gateway serves HTTP.
+type Gateway struct {
+	cfg     Config
+	deps    Deps
+	hub     *hub.Hub
+	handler http.Handler
+}
+
+// New builds the gateway; Run its event hub and serve Handler.
+func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
+	g := &Gateway{cfg: cfg, deps: deps}
+	g.hub = hub.New(deps.JS, events.Stream, deps.Logger, hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins})
+
+	rest := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	if err := agentsv1.RegisterAgentServiceHandler(ctx, rest, deps.Agents); err != nil {
+		return nil, fmt.Errorf("register agents REST handlers: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", g.limitBody(rest))
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapi.Document) //nolint:errcheck
+	})
+	mux.Handle("GET /ws", g.hub)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", g.readyz)
+	if deps.Metrics != nil {
+		mux.Handle("GET /metrics", deps.Metrics)
+	}
+	mux.HandleFunc("GET /{$}", g.index)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
+	})
+	g.handler = otelhttp.NewHandler(securityHeaders(mux), "gateway",
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }))
+	return g, nil
+}
+
+// Handler is the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Run follows the event stream for WebSocket clients until ctx ends.
+func (g *Gateway) Run(ctx context.Context) error { return g.hub.Run(ctx) }
+
+// Hub exposes the event hub's counters.
+func (g *Gateway) Hub() *hub.Hub { return g.hub }
+
+// limitBody reads a request body up to the limit before the REST handlers see
+// it, so an oversized body gets a clear 413 instead of a decode error.
+func (g *Gateway) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		limit := g.cfg.MaxBodyBytes
+		if r.ContentLength > limit {
+			tooLarge(w, r.ContentLength, limit)
+			return
+		}
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				tooLarge(w, -1, limit)
+				return
+			}
+			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "reading request body: " + err.Error()})
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooLarge(w http.ResponseWriter, size, limit int64) {
+	msg := fmt.Sprintf("request body is larger than the limit of %d bytes", limit)
+	if size > 0 {
+		msg = fmt.Sprintf("request body of %d bytes is larger than the limit of %d bytes", size, limit)
+	}
+	w.Header().Set("Connection", "close")
+	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"code": 8, "message": msg})
+}
+
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	resp, err := healthpb.NewHealthClient(g.deps.Agents).Check(ctx, &healthpb.HealthCheckRequest{Service: "portal.agents.v1.AgentService"})
+	switch {
+	case err != nil:
+		checks["agents"], ok = "unreachable: "+err.Error(), false
+	case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+		checks["agents"], ok = resp.GetStatus().String(), false
+	default:
+		checks["agents"] = "ok"
+	}
+	if g.deps.NATS.IsConnected() {
+		checks["nats"] = "ok"
+	} else {
+		checks["nats"], ok = "disconnected: "+g.deps.NATS.Status().String(), false
+	}
+	if g.hub.Ready() {
+		checks["events"] = "ok"
+	} else {
+		checks["events"], ok = "not following the event stream", false
+	}
+	status, code := "ok", http.StatusOK
+	if !ok {
+		status, code = "unavailable", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+}
+
+// index describes the API for someone who opens the root URL.
+func (g *Gateway) index(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name":    "Platform Portal",
+		"version": buildinfo.String(),
+		"links": map[string]string{
+			"agents":  "/api/v1/agents",
+			"openapi": "/api/v1/openapi.json",
+			"events":  "/ws",
+			"healthz": "/healthz",
+			"readyz":  "/readyz",
+			"metrics": "/metrics",
+		},
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck
+}

@@ -1,0 +1,224 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// StatusLagging closes the connection of a client that fell too far behind.
+const StatusLagging websocket.StatusCode = 4008
+
+const (
+	writeTimeout = 10 * time.Second
+	pingInterval = 20 * time.Second
+	readLimit    = 64 << 10
+)
+
+type client struct {
+	queue chan *frame
+	kick  chan struct{}
+
+	// Guarded by Hub.mu.
+	topics    map[string]bool
+	lagging   bool
+	replaying bool
+	pending   []*frame
+}
+
+type request struct {
+	Type   string   `json:"type"`
+	Topics []string `json:"topics"`
+	Since  *uint64  `json:"since"`
+}
+
+type control struct {
+	Type     string   `json:"type"`
+	Topics   []string `json:"topics,omitempty"`
+	Seq      *uint64  `json:"seq,omitempty"`
+	FirstSeq uint64   `json:"firstSeq,omitempty"`
+	LastSeq  *uint64  `json:"lastSeq,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Message  string   `json:"message,omitempty"`
+}
+
+// ServeHTTP upgrades to a WebSocket and serves one client. The Origin must be
+// the page's own host (or match OriginPatterns), so other sites cannot read a
+// user's events through their browser.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.Ready() {
+		http.Error(w, "event stream not ready", http.StatusServiceUnavailable)
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
+	if err != nil {
+		return // Accept has written the response
+	}
+	conn.SetReadLimit(readLimit)
+	c := &client{queue: make(chan *frame, h.opts.QueueSize), kick: make(chan struct{}), topics: map[string]bool{}}
+	h.register(c)
+	defer h.unregister(c)
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.write(ctx, conn, c)
+		cancel()
+	}()
+	err = h.read(ctx, conn, c)
+	cancel()
+	<-done
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+		conn.Close(websocket.StatusNormalClosure, "")
+	case websocket.CloseStatus(err) != -1:
+		// The client closed.
+	default:
+		h.logger.Debug("websocket client ended", "error", err)
+		conn.Close(websocket.StatusPolicyViolation, truncate(err.Error(), 120))
+	}
+}
+
+// write sends queued events and keep-alive pings until ctx ends or the client
+// is kicked for lagging.
+func (h *Hub) write(ctx context.Context, conn *websocket.Conn, c *client) {
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	var last uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+			h.send(ctx, conn, control{Type: "lagging", LastSeq: &last,
+				Reason: "too far behind; reconnect and subscribe with since = lastSeq"})
+			conn.Close(StatusLagging, "lagging")
+			return
+		case f := <-c.queue:
+			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := conn.Write(wctx, websocket.MessageText, f.data)
+			cancel()
+			if err != nil {
+				return
+			}
+			last = f.seq
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// read handles the client's requests until it disconnects.
+func (h *Hub) read(ctx context.Context, conn *websocket.Conn, c *client) error {
+	for {
+		typ, b, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageText {
+			h.send(ctx, conn, control{Type: "error", Message: "send JSON text frames"})
+			continue
+		}
+		var req request
+		if err := json.Unmarshal(b, &req); err != nil {
+			h.send(ctx, conn, control{Type: "error", Message: "malformed request: " + err.Error()})
+			continue
+		}
+		switch req.Type {
+		case "ping":
+			h.send(ctx, conn, control{Type: "pong"})
+		case "subscribe":
+			if msg := checkTopics(req.Topics); msg != "" {
+				h.send(ctx, conn, control{Type: "error", Message: msg})
+				continue
+			}
+			h.handleSubscribe(ctx, conn, c, req)
+		case "unsubscribe":
+			if msg := checkTopics(req.Topics); msg != "" {
+				h.send(ctx, conn, control{Type: "error", Message: msg})
+				continue
+			}
+			h.unsubscribe(c, req.Topics)
+			h.send(ctx, conn, control{Type: "unsubscribed", Topics: req.Topics})
+		default:
+			h.send(ctx, conn, control{Type: "error", Message: fmt.Sprintf("unknown request type %q: want subscribe, unsubscribe or ping", req.Type)})
+		}
+	}
+}
+
+func (h *Hub) handleSubscribe(ctx context.Context, conn *websocket.Conn, c *client, req request) {
+	head, err := h.subscribe(c, req.Topics, req.Since)
+	if err != nil {
+		h.send(ctx, conn, control{Type: "error", Message: err.Error()})
+		return
+	}
+	h.send(ctx, conn, control{Type: "subscribed", Topics: req.Topics, Seq: &head})
+	if req.Since == nil || *req.Since == head {
+		return
+	}
+	if *req.Since > head {
+		h.send(ctx, conn, control{Type: "resync", Topics: req.Topics,
+			Reason: fmt.Sprintf("sequence %d is ahead of the stream (head %d): the stream was reset", *req.Since, head)})
+		return
+	}
+	// Live events for these topics wait in c.pending while the missed ones are
+	// written, so the client sees them all, in order.
+	defer h.endReplay(c)
+	frames, err := h.replay(ctx, req.Topics, *req.Since, head)
+	var rs *errResync
+	if errors.As(err, &rs) {
+		h.send(ctx, conn, control{Type: "resync", Topics: req.Topics, FirstSeq: rs.firstSeq, Reason: rs.reason})
+		return
+	}
+	if err != nil {
+		h.logger.Warn("websocket replay failed", "error", err)
+		h.send(ctx, conn, control{Type: "resync", Topics: req.Topics, Reason: "replay failed; re-read and follow again"})
+		return
+	}
+	for _, f := range frames {
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := conn.Write(wctx, websocket.MessageText, f.data)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (h *Hub) send(ctx context.Context, conn *websocket.Conn, m control) {
+	b, _ := json.Marshal(m) // a plain struct always marshals
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	_ = conn.Write(wctx, websocket.MessageText, b) // a failed write ends the read loop too
+}
+
+func checkTopics(topics []string) string {
+	if len(topics) == 0 {
+		return "topics: name at least one topic, e.g. \"agents\" or \"agents/<id>\""
+	}
+	for _, t := range topics {
+		if !topicPattern.MatchString(t) {
+			return fmt.Sprintf("topics: %q is not a topic; want \"*\", \"<collection>\" or \"<collection>/<id>\"", truncate(t, 80))
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,334 @@
+// Package postgres keeps agents, their state history and their outbox in
+// PostgreSQL (schema "agents"), changing all three in one transaction.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/platformportal/portal/platform/errs"
+	"github.com/platformportal/portal/platform/outbox"
+	pgplatform "github.com/platformportal/portal/platform/postgres"
+	"github.com/platformportal/portal/services/agents/internal/agents"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Schema is the service's PostgreSQL schema.
+const Schema = "agents"
+
+// OutboxTable is where the service's events wait for the relay.
+const OutboxTable = Schema + ".outbox"
+
+// Migrations returns the embedded migrations.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}
+
+// Events turns committed changes into the events published with them.
+type Events interface {
+	Created(a *agents.Agent) outbox.Event
+	Updated(ctx context.Context, a *agents.Agent, fields []string) outbox.Event
+	Deleted(ctx context.Context, a *agents.Agent) outbox.Event
+	StateChanged(a *agents.Agent, t *agents.Transition) outbox.Event
+}
+
+// Store is the PostgreSQL agents.Store.
+type Store struct {
+	pool   *pgxpool.Pool
+	outbox *outbox.Outbox
+	events Events
+}
+
+var _ agents.Store = (*Store)(nil)
+
+// New returns a Store.
+func New(pool *pgxpool.Pool, ob *outbox.Outbox, ev Events) *Store {
+	return &Store{pool: pool, outbox: ob, events: ev}
+}
+
+const agentColumns = `id, name, display_name, description, kind, tier, version, config, labels, owner, creator,
+	state, state_reason, revision, create_time, update_time`
+
+type agentRow struct {
+	ID          uuid.UUID
+	Name        string
+	DisplayName string
+	Description string
+	Kind        string
+	Tier        string
+	Version     string
+	Config      map[string]any
+	Labels      map[string]string
+	Owner       string
+	Creator     string
+	State       string
+	StateReason string
+	Revision    int64
+	CreateTime  time.Time
+	UpdateTime  time.Time
+}
+
+func scanAgent(row pgx.Row) (*agents.Agent, error) {
+	var r agentRow
+	err := row.Scan(&r.ID, &r.Name, &r.DisplayName, &r.Description, &r.Kind, &r.Tier, &r.Version, &r.Config, &r.Labels,
+		&r.Owner, &r.Creator, &r.State, &r.StateReason, &r.Revision, &r.CreateTime, &r.UpdateTime)
+	if err != nil {
+		return nil, err
+	}
+	return &agents.Agent{
+		ID: r.ID, Name: r.Name, DisplayName: r.DisplayName, Description: r.Description,
+		Kind: agents.Kind(r.Kind), Tier: agents.Tier(r.Tier), Version: r.Version, Config: r.Config, Labels: r.Labels,
+		Owner: r.Owner, Creator: r.Creator, State: agents.State(r.State), StateReason: r.StateReason,
+		Revision: r.Revision, CreateTime: r.CreateTime.UTC(), UpdateTime: r.UpdateTime.UTC(),
+	}, nil
+}
+
+// Create inserts a with its first transition and its event.
+func (s *Store) Create(ctx context.Context, a *agents.Agent, t *agents.Transition) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO agents.agents (`+agentColumns+`, history_seq)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)`,
+			a.ID, a.Name, a.DisplayName, a.Description, a.Kind, a.Tier, a.Version, a.Config, a.Labels, a.Owner, a.Creator,
+			a.State, a.StateReason, a.Revision, a.CreateTime, a.UpdateTime)
+		if isUniqueViolation(err) {
+			return errs.E(errs.AlreadyExists, "AGENT_NAME_TAKEN", "an agent named %q already exists", a.Name).With("name", a.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert agent: %w", err)
+		}
+		if err := insertTransition(ctx, tx, t); err != nil {
+			return err
+		}
+		_, err = s.outbox.Enqueue(ctx, tx, s.events.Created(a))
+		return err
+	})
+}
+
+// Get returns one agent.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (*agents.Agent, error) {
+	a, err := scanAgent(s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents.agents WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select agent: %w", err)
+	}
+	return a, nil
+}
+
+// orderColumns maps an order field to its SQL expression and how a cursor key
+// is cast back to it.
+var orderColumns = map[string]struct{ expr, cast string }{
+	"create_time": {"create_time", "::timestamptz"},
+	"update_time": {"update_time", "::timestamptz"},
+	"name":        {"name", "::text"},
+}
+
+// List returns a page in the requested order, using keyset paging so a page
+// costs the same wherever it is.
+func (s *Store) List(ctx context.Context, f agents.Filter, o agents.Order, after *agents.Cursor, limit int) (*agents.Page, error) {
+	col, ok := orderColumns[o.Field]
+	if !ok {
+		return nil, errs.InvalidField("order_by", "unknown order %q", o.Field)
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	if len(f.States) > 0 {
+		where = append(where, "state = ANY("+arg(f.States)+"::text[])")
+	}
+	if len(f.Kinds) > 0 {
+		where = append(where, "kind = ANY("+arg(f.Kinds)+"::text[])")
+	}
+	if len(f.Labels) > 0 {
+		where = append(where, "labels @> "+arg(f.Labels)+"::jsonb")
+	}
+	if f.Query != "" {
+		p := arg("%" + likeEscape(f.Query) + "%")
+		where = append(where, "(name ILIKE "+p+" OR display_name ILIKE "+p+" OR description ILIKE "+p+")")
+	}
+	filter := ""
+	if len(where) > 0 {
+		filter = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM agents.agents`+filter, args...).Scan(&total); err != nil {
+		return nil, fmt.Errorf("count agents: %w", err)
+	}
+
+	cmp, dir := ">", "ASC"
+	if o.Desc {
+		cmp, dir = "<", "DESC"
+	}
+	page := where
+	if after != nil {
+		page = append(page[:len(page):len(page)],
+			fmt.Sprintf("(%s, id) %s (%s%s, %s::uuid)", col.expr, cmp, arg(after.Key), col.cast, arg(after.ID)))
+	}
+	q := `SELECT ` + agentColumns + ` FROM agents.agents`
+	if len(page) > 0 {
+		q += " WHERE " + strings.Join(page, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %s", col.expr, dir, dir, arg(limit+1))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*agents.Agent, error) { return scanAgent(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	p := &agents.Page{Agents: list, Total: total}
+	if len(list) > limit {
+		p.Agents = list[:limit]
+		last := p.Agents[limit-1]
+		p.Next = &agents.Cursor{ID: last.ID, Key: cursorKey(o.Field, last)}
+	}
+	return p, nil
+}
+
+func cursorKey(field string, a *agents.Agent) string {
+	switch field {
+	case "create_time":
+		return a.CreateTime.Format(time.RFC3339Nano)
+	case "update_time":
+		return a.UpdateTime.Format(time.RFC3339Nano)
+	default:
+		return a.Name
+	}
+}
+
+// Mutate is the one read-modify-write path: the row is locked (FOR UPDATE) so
+// concurrent writers queue instead of overwriting each other, and fn decides
+// against the state as it is, not as a client last saw it.
+func (s *Store) Mutate(ctx context.Context, id uuid.UUID, fn func(*agents.Agent) (*agents.Change, error)) (*agents.Agent, *agents.Transition, error) {
+	var (
+		out *agents.Agent
+		tr  *agents.Transition
+	)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		a, err := scanAgent(tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents.agents WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(id)
+		}
+		if err != nil {
+			return fmt.Errorf("lock agent: %w", err)
+		}
+		ch, err := fn(a)
+		if err != nil {
+			return err
+		}
+		if ch.Delete {
+			if _, err := tx.Exec(ctx, `DELETE FROM agents.agents WHERE id = $1`, id); err != nil {
+				return fmt.Errorf("delete agent: %w", err)
+			}
+			_, err = s.outbox.Enqueue(ctx, tx, s.events.Deleted(ctx, a))
+			out = a
+			return err
+		}
+		seqUpdate := "history_seq"
+		if ch.Transition != nil {
+			seqUpdate = "history_seq + 1"
+		}
+		var seq int64
+		err = tx.QueryRow(ctx, `UPDATE agents.agents SET display_name = $2, description = $3, tier = $4, version = $5,
+				config = $6, labels = $7, owner = $8, state = $9, state_reason = $10, revision = $11, update_time = $12,
+				history_seq = `+seqUpdate+`
+			WHERE id = $1 RETURNING history_seq`,
+			id, a.DisplayName, a.Description, a.Tier, a.Version, a.Config, a.Labels, a.Owner, a.State, a.StateReason,
+			a.Revision, a.UpdateTime).Scan(&seq)
+		if err != nil {
+			return fmt.Errorf("update agent: %w", err)
+		}
+		var ev outbox.Event
+		if t := ch.Transition; t != nil {
+			t.Sequence = seq
+			if err := insertTransition(ctx, tx, t); err != nil {
+				return err
+			}
+			ev = s.events.StateChanged(a, t)
+			tr = t
+		} else {
+			ev = s.events.Updated(ctx, a, ch.Fields)
+		}
+		if _, err := s.outbox.Enqueue(ctx, tx, ev); err != nil {
+			return err
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, tr, nil
+}
+
+func insertTransition(ctx context.Context, tx pgx.Tx, t *agents.Transition) error {
+	md := t.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO agents.state_history (agent_id, sequence, from_state, to_state, action, actor, reason, metadata, time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		t.AgentID, t.Sequence, t.From, t.To, t.Action, t.Actor, t.Reason, md, t.Time)
+	if err != nil {
+		return fmt.Errorf("insert transition: %w", err)
+	}
+	return nil
+}
+
+// History returns transitions of agent id after sequence after, oldest first.
+func (s *Store) History(ctx context.Context, id uuid.UUID, after int64, limit int) ([]*agents.Transition, error) {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM agents.agents WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("look up agent: %w", err)
+	}
+	if !exists {
+		return nil, notFound(id)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT agent_id, sequence, from_state, to_state, action, actor, reason, metadata, time
+		FROM agents.state_history WHERE agent_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3`, id, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("select history: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*agents.Transition, error) {
+		var t agents.Transition
+		var from, to, action string
+		err := r.Scan(&t.AgentID, &t.Sequence, &from, &to, &action, &t.Actor, &t.Reason, &t.Metadata, &t.Time)
+		t.From, t.To, t.Action, t.Time = agents.State(from), agents.State(to), agents.Action(action), t.Time.UTC()
+		return &t, err
+	})
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgplatform.InTx(ctx, s.pool, fn)
+}
+
+func notFound(id uuid.UUID) error {
+	return errs.E(errs.NotFound, "AGENT_NOT_FOUND", "agent %s not found", id).With("id", id.String())
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
