@@ -10,13 +10,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +36,7 @@ import (
 	"github.com/platformportal/portal/platform/config"
 	"github.com/platformportal/portal/platform/events"
 	"github.com/platformportal/portal/platform/grpcserver"
+	"github.com/platformportal/portal/platform/httpserver"
 	"github.com/platformportal/portal/platform/logging"
 	"github.com/platformportal/portal/platform/natsserver"
 	"github.com/platformportal/portal/platform/postgres"
@@ -180,17 +179,6 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	if err != nil {
 		return err
 	}
-	// WebSocket connections outlive http.Server.Shutdown (they are hijacked);
-	// cancelling their base context closes them.
-	connCtx, closeConns := context.WithCancel(context.WithoutCancel(ctx))
-	defer closeConns()
-	hsrv := &http.Server{
-		Handler:           gw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return connCtx },
-	}
-
 	logger.Info("portal ready",
 		"http_addr", hlis.Addr().String(), "grpc_addr", glis.Addr().String(), "version", buildinfo.String())
 
@@ -198,19 +186,7 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	g.Go(func() error { return gsrv.Serve(gctx, glis, c.Shutdown.Timeout) })
 	g.Go(func() error { return agentSvc.RunRelay(gctx) })
 	g.Go(func() error { return gw.Run(gctx) })
-	g.Go(func() error {
-		if err := hsrv.Serve(hlis); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http serve: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		closeConns()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
-		defer cancel()
-		return hsrv.Shutdown(sctx)
-	})
+	g.Go(func() error { return httpserver.Serve(gctx, hlis, gw.Handler(), c.Shutdown.Timeout) })
 	err = g.Wait()
 	logger.Info("portal stopped")
 	return err

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
@@ -23,6 +22,7 @@ import (
 	"github.com/platformportal/portal/platform/config"
 	"github.com/platformportal/portal/platform/events"
 	"github.com/platformportal/portal/platform/grpcserver"
+	"github.com/platformportal/portal/platform/httpserver"
 	"github.com/platformportal/portal/platform/logging"
 	"github.com/platformportal/portal/platform/postgres"
 	"github.com/platformportal/portal/platform/telemetry"
@@ -121,24 +121,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", tel.Handler())
-	msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	logger.Info("agents serving", "grpc_addr", lis.Addr().String(), "metrics_addr", mlis.Addr().String(), "version", buildinfo.String())
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis, c.Shutdown.Timeout) })
 	g.Go(func() error { return svc.RunRelay(gctx) })
-	g.Go(func() error {
-		if err := msrv.Serve(mlis); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
-		defer cancel()
-		return msrv.Shutdown(sctx)
-	})
+	g.Go(func() error { return httpserver.Serve(gctx, mlis, mux, c.Shutdown.Timeout) })
 	err = g.Wait()
 	logger.Info("agents stopped")
 	return err
