@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/platformportal/portal/platform/pgtest"
+)
+
+// portal is a running portal started through the real run().
+type portal struct {
+	base string // http://127.0.0.1:port
+	stop func()
+}
+
+// startPortal runs the real program on free ports against dbURL and waits
+// until it is ready. env adds or overrides variables.
+func startPortal(t testing.TB, dbURL, dataDir string, env map[string]string) *portal {
+	t.Helper()
+	vars := map[string]string{
+		"DATABASE_URL":     dbURL,
+		"PORTAL_HTTP_ADDR": "127.0.0.1:0",
+		"PORTAL_GRPC_ADDR": "127.0.0.1:0",
+		"PORTAL_NATS_ADDR": "127.0.0.1:0",
+		"PORTAL_DATA_DIR":  dataDir,
+		"LOG_LEVEL":        "info",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line struct {
+				Msg      string `json:"msg"`
+				HTTPAddr string `json:"http_addr"`
+				Level    string `json:"level"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "portal ready" {
+				addr <- line.HTTPAddr
+			}
+			if line.Level == "ERROR" || testing.Verbose() {
+				t.Logf("portal: %s", sc.Bytes())
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, func(k string) string { return vars[k] }, pw)
+		pw.Close()
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		cancel()
+		t.Fatalf("run() = %v before it was ready", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("portal not ready after 60s")
+	}
+	stopped := false
+	p := &portal{base: base, stop: func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run() = %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("portal did not stop within 30s")
+		}
+	}}
+	t.Cleanup(p.stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not OK after 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p
+}
+
+// call sends a JSON request and decodes the JSON response into out (if not nil).
+func call(t testing.TB, method, url string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, url, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type agentJSON struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+	Etag  string `json:"etag"`
+}
+
+type agentResp struct {
+	Agent   agentJSON `json:"agent"`
+	Code    int       `json:"code"`
+	Message string    `json:"message"`
+}
+
+// act runs a lifecycle action over REST with the agent's etag.
+func act(t testing.TB, base string, a agentJSON, action string) agentJSON {
+	t.Helper()
+	var r agentResp
+	if code := call(t, "POST", base+"/api/v1/agents/"+a.ID+":"+action, map[string]string{"etag": a.Etag}, &r); code != http.StatusOK {
+		t.Fatalf("%s: HTTP %d: %s", action, code, r.Message)
+	}
+	return r.Agent
+}
+
+func create(t testing.TB, base, name string) agentJSON {
+	t.Helper()
+	var r agentResp
+	if code := call(t, "POST", base+"/api/v1/agents", map[string]any{"name": name, "kind": "AGENT_KIND_MEMORY"}, &r); code != http.StatusOK {
+		t.Fatalf("create %s: HTTP %d: %s", name, code, r.Message)
+	}
+	return r.Agent
+}
+
+// wsClient is a test WebSocket client.
+type wsClient struct {
+	t    testing.TB
+	conn *websocket.Conn
+}
+
+type wsFrame struct {
+	Type      string `json:"type"`
+	Seq       uint64 `json:"seq"`
+	EventType string `json:"eventType"`
+	Subject   string `json:"subject"`
+	Time      string `json:"time"`
+	Reason    string `json:"reason"`
+	Message   string `json:"message"`
+	Data      struct {
+		Agent agentJSON `json:"agent"`
+	} `json:"data"`
+}
+
+func dialWS(t testing.TB, base string) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial /ws: %v", err)
+	}
+	conn.SetReadLimit(1 << 20)
+	c := &wsClient{t: t, conn: conn}
+	t.Cleanup(func() { conn.CloseNow() })
+	return c
+}
+
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("ws write: %v", err)
+	}
+}
+
+func (c *wsClient) next() wsFrame {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, b, err := c.conn.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("ws read: %v", err)
+	}
+	var f wsFrame
+	if err := json.Unmarshal(b, &f); err != nil {
+		c.t.Fatalf("ws frame %q: %v", b, err)
+	}
+	return f
+}
+
+// event reads frames until the next event.
+func (c *wsClient) event() wsFrame {
+	c.t.Helper()
+	for {
+		if f := c.next(); f.Type == "event" {
+			return f
+		} else if f.Type == "error" || f.Type == "resync" || f.Type == "lagging" {
+			c.t.Fatalf("ws %s: %s%s", f.Type, f.Message, f.Reason)
+		}
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	data := t.TempDir()
+	p := startPortal(t, db, data, nil)
+
+	ws := dialWS(t, p.base)
+	ws.send(map[string]any{"type": "subscribe", "topics": []string{"agents"}})
+	if f := ws.next(); f.Type != "subscribed" {
+		t.Fatalf("first frame = %+v; want subscribed", f)
+	}
+
+	a := create(t, p.base, "e2e-agent")
+	if f := ws.event(); f.EventType != "portal.agents.v1.AgentCreated" || f.Data.Agent.State != "AGENT_STATE_DRAFT" || f.Subject != "agents/"+a.ID {
+		t.Fatalf("event = %+v; want AgentCreated in DRAFT", f)
+	}
+	var last uint64
+	for _, step := range []struct{ action, state string }{
+		{"provision", "AGENT_STATE_PROVISIONED"},
+		{"deploy", "AGENT_STATE_DEPLOYED"},
+		{"start", "AGENT_STATE_RUNNING"},
+	} {
+		a = act(t, p.base, a, step.action)
+		if a.State != step.state {
+			t.Fatalf("%s: state %s; want %s", step.action, a.State, step.state)
+		}
+		f := ws.event()
+		if f.EventType != "portal.agents.v1.AgentStateChanged" || f.Data.Agent.State != step.state || f.Seq <= last {
+			t.Fatalf("after %s: event %+v (last seq %d)", step.action, f, last)
+		}
+		last = f.Seq
+	}
+	ws.conn.Close(websocket.StatusNormalClosure, "")
+
+	// Two changes while the client is away.
+	a = act(t, p.base, a, "stop")
+	a = act(t, p.base, a, "start")
+
+	ws = dialWS(t, p.base)
+	ws.send(map[string]any{"type": "subscribe", "topics": []string{"agents/" + a.ID}, "since": last})
+	missed := []wsFrame{ws.event(), ws.event()}
+	if missed[0].Data.Agent.State != "AGENT_STATE_STOPPED" || missed[1].Data.Agent.State != "AGENT_STATE_RUNNING" ||
+		missed[0].Seq != last+1 || missed[1].Seq != last+2 {
+		t.Fatalf("replayed %+v; want STOPPED then RUNNING at %d, %d", missed, last+1, last+2)
+	}
+	last = missed[1].Seq
+	// And it follows live from there.
+	a = act(t, p.base, a, "suspend")
+	if f := ws.event(); f.Data.Agent.State != "AGENT_STATE_SUSPENDED" || f.Seq != last+1 {
+		t.Fatalf("live after replay: %+v", f)
+	}
+	last++
+	ws.conn.Close(websocket.StatusNormalClosure, "")
+
+	// A restart of the portal (gateway included) loses nothing either: the
+	// stream is on disk and the client resumes from its sequence.
+	p.stop()
+	p = startPortal(t, db, data, nil)
+	a = act(t, p.base, a, "resume")
+	ws = dialWS(t, p.base)
+	ws.send(map[string]any{"type": "subscribe", "topics": []string{"agents"}, "since": last})
+	if f := ws.event(); f.Data.Agent.State != "AGENT_STATE_RUNNING" || f.Seq != last+1 {
+		t.Fatalf("after restart: %+v; want RUNNING at %d", f, last+1)
+	}
+
+	// A sequence from the future (a reset stream) asks the client to resync.
+	ws.send(map[string]any{"type": "subscribe", "topics": []string{"agents/" + a.ID}, "since": last + 1000})
+	for {
+		f := ws.next()
+		if f.Type == "resync" {
+			break
+		}
+		if f.Type != "subscribed" {
+			t.Fatalf("frame %+v; want resync", f)
+		}
+	}
+	// Bad requests get an error frame, and the connection stays usable.
+	ws.send(map[string]any{"type": "subscribe", "topics": []string{"bad topic!"}})
+	if f := ws.next(); f.Type != "error" || !strings.Contains(f.Message, "bad topic!") {
+		t.Fatalf("frame %+v; want an error naming the topic", f)
+	}
+	ws.send(map[string]any{"type": "ping"})
+	if f := ws.next(); f.Type != "pong" {
+		t.Fatalf("frame %+v; want pong", f)
+	}
+
+	var h struct {
+		Transitions []struct {
+			Sequence string `json:"sequence"`
+			Action   string `json:"action"`
+		} `json:"transitions"`
+	}
+	if code := call(t, "GET", p.base+"/api/v1/agents/"+a.ID+"/history", nil, &h); code != 200 || len(h.Transitions) != 8 {
+		t.Fatalf("history: HTTP %d, %d transitions; want 8", code, len(h.Transitions))
+	}
+}
+
+// TestBadInput sends malformed requests through the real gateway: each gets
+// a 400 (or 413) naming the problem, and nothing is written.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	p := startPortal(t, pgtest.NewDatabase(t), t.TempDir(), nil)
+	agentsURL := p.base + "/api/v1/agents"
+	big := `{"name":"big","kind":"AGENT_KIND_API","description":"` + strings.Repeat("x", 10<<20) + `"}`
+	tests := []struct {
+		name, method, url string
+		body              any
+		code              int
+		mention           string
+	}{
+		{"empty name", "POST", agentsURL, `{"name":"","kind":"AGENT_KIND_API"}`, 400, "agent.name"},
+		{"no name", "POST", agentsURL, `{"kind":"AGENT_KIND_API"}`, 400, "agent.name"},
+		{"oversized name", "POST", agentsURL, `{"name":"` + strings.Repeat("a", 64) + `","kind":"AGENT_KIND_API"}`, 400, "agent.name"},
+		{"ill-formed name", "POST", agentsURL, `{"name":"Not A DNS Label","kind":"AGENT_KIND_API"}`, 400, "agent.name"},
+		{"unknown field", "POST", agentsURL, `{"name":"ok","kind":"AGENT_KIND_API","colour":"red"}`, 400, "colour"},
+		{"unknown enum name", "POST", agentsURL, `{"name":"ok","kind":"AGENT_KIND_TOASTER"}`, 400, "AGENT_KIND_TOASTER"},
+		{"unknown enum number", "POST", agentsURL, `{"name":"ok","kind":99}`, 400, "agent.kind"},
+		{"malformed JSON", "POST", agentsURL, `{"name":`, 400, ""},
+		{"wrong type", "POST", agentsURL, `{"name":42,"kind":"AGENT_KIND_API"}`, 400, "name"},
+		{"10 MB body", "POST", agentsURL, big, 413, "limit"},
+		{"bad page token", "GET", agentsURL + "?page_token=garbage", nil, 400, "page_token"},
+		{"bad page size", "GET", agentsURL + "?page_size=100000", nil, 400, "page_size"},
+		{"bad id", "GET", agentsURL + "/not-a-uuid", nil, 400, "id"},
+		{"unknown agent", "POST", agentsURL + "/0196f7a0-0000-7000-8000-000000000000:start", `{}`, 404, "not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var r agentResp
+			code := call(t, tc.method, tc.url, tc.body, &r)
+			if code != tc.code || !strings.Contains(r.Message, tc.mention) {
+				t.Errorf("%s %s: HTTP %d %q; want %d naming %q", tc.method, tc.name, code, r.Message, tc.code, tc.mention)
+			}
+		})
+	}
+	var list struct {
+		TotalSize int `json:"totalSize"`
+	}
+	if code := call(t, "GET", agentsURL, nil, &list); code != 200 || list.TotalSize != 0 {
+		t.Errorf("after bad input: HTTP %d, %d agents; want none", code, list.TotalSize)
+	}
+	// The API is still fine.
+	create(t, p.base, "still-fine")
+}
+
+// TestExternalNATS runs the portal against the NATS server on
+// 127.0.0.1:4222 (Debian's, an older release than the embedded one), so the
+// client code is proven against a separate server.
+func TestExternalNATS(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv("PORTAL_TEST_NATS_URL")
+	if url == "" {
+		url = "nats://127.0.0.1:4222"
+	}
+	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "nats://"), time.Second); err != nil {
+		t.Fatalf("no NATS server at %s (start one as the README says): %v", url, err)
+	} else {
+		c.Close()
+	}
+	p := startPortal(t, pgtest.NewDatabase(t), t.TempDir(), map[string]string{"NATS_URL": url})
+	ws := dialWS(t, p.base)
+	ws.send(map[string]any{"type": "subscribe", "topics": []string{"agents"}})
+	ws.next()
+	name := fmt.Sprintf("ext-%d", time.Now().UnixNano()%1e9)
+	a := create(t, p.base, name)
+	if f := ws.event(); f.Data.Agent.Name != name {
+		t.Fatalf("event %+v; want %s created", f, name)
+	}
+	a = act(t, p.base, a, "provision")
+	f := ws.event()
+	if f.Data.Agent.State != "AGENT_STATE_PROVISIONED" {
+		t.Fatalf("event %+v; want PROVISIONED", f)
+	}
+	ws.conn.Close(websocket.StatusNormalClosure, "")
+	act(t, p.base, a, "deploy")
+	ws = dialWS(t, p.base)
+	ws.send(map[string]any{"type": "subscribe", "topics": []string{"agents/" + a.ID}, "since": f.Seq})
+	if g := ws.event(); g.Data.Agent.State != "AGENT_STATE_DEPLOYED" {
+		t.Fatalf("replayed %+v; want DEPLOYED", g)
+	}
+}
