@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -15,14 +17,17 @@ import (
 const StatusLagging websocket.StatusCode = 4008
 
 const (
-	writeTimeout = 10 * time.Second
-	pingInterval = 20 * time.Second
-	readLimit    = 64 << 10
+	writeTimeout  = 10 * time.Second
+	pingInterval  = 20 * time.Second
+	watchInterval = 2 * time.Second
+	readLimit     = 64 << 10
 )
 
 type client struct {
 	queue chan *frame
 	kick  chan struct{}
+	// writeStart is when the current write began (Unix ns), 0 when idle.
+	writeStart atomic.Int64
 
 	// Guarded by Hub.mu.
 	topics    map[string]bool
@@ -66,15 +71,21 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		h.write(ctx, conn, c)
+		cancel()
+	}()
+	go func() {
+		defer wg.Done()
+		h.watch(ctx, conn, c)
 		cancel()
 	}()
 	err = h.read(ctx, conn, c)
 	cancel()
-	<-done
+	wg.Wait()
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		conn.Close(websocket.StatusNormalClosure, "")
@@ -86,35 +97,58 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// write sends queued events and keep-alive pings until ctx ends or the client
-// is kicked for lagging.
+// write sends queued events until ctx ends or the client is kicked for
+// lagging. Writes carry no context of their own: arming a timer per frame
+// costs more than the write on a busy hub, so watch cuts stuck writes instead.
 func (h *Hub) write(ctx context.Context, conn *websocket.Conn, c *client) {
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
 	var last uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.kick:
+			c.writeStart.Store(time.Now().UnixNano())
 			h.send(ctx, conn, control{Type: "lagging", LastSeq: &last,
 				Reason: "too far behind; reconnect and subscribe with since = lastSeq"})
 			conn.Close(StatusLagging, "lagging")
 			return
 		case f := <-c.queue:
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := conn.Write(wctx, websocket.MessageText, f.data)
-			cancel()
+			c.writeStart.Store(time.Now().UnixNano())
+			err := conn.Write(context.Background(), websocket.MessageText, f.data)
+			c.writeStart.Store(0)
 			if err != nil {
 				return
 			}
 			last = f.seq
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err := conn.Ping(pctx)
-			cancel()
-			if err != nil {
+		}
+	}
+}
+
+// watch pings the client now and then, and closes the connection when a
+// write has been stuck for longer than writeTimeout (a client that stopped
+// reading), which also ends the blocked write.
+func (h *Hub) watch(ctx context.Context, conn *websocket.Conn, c *client) {
+	tick := time.NewTicker(watchInterval)
+	defer tick.Stop()
+	lastPing := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if s := c.writeStart.Load(); s != 0 && now.Sub(time.Unix(0, s)) > writeTimeout {
+				conn.CloseNow() //nolint:errcheck
 				return
+			}
+			if now.Sub(lastPing) >= pingInterval {
+				lastPing = now
+				pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+				err := conn.Ping(pctx)
+				cancel()
+				if err != nil {
+					conn.CloseNow() //nolint:errcheck
+					return
+				}
 			}
 		}
 	}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/platformportal/portal/platform/pgtest"
+)
+
+// Benchmarks run the real portal on loopback with bounded load: each stops
+// after a fixed count or time, whichever comes first. `make bench` runs them
+// once each (-benchtime 1x) and keeps the output in bench/results/.
+
+const (
+	transitionClients  = 32
+	transitionDuration = 10 * time.Second
+	transitionMax      = 200_000
+)
+
+// BenchmarkRESTTransitions measures lifecycle transitions per second over
+// REST with 32 concurrent clients, each on its own agent. Every transition is
+// a transaction with a history row and an outbox row, published by the relay.
+func BenchmarkRESTTransitions(b *testing.B) {
+	p := startPortal(b, pgtest.NewDatabase(b), b.TempDir(), nil)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: transitionClients}}
+	agents := make([]agentJSON, transitionClients)
+	for i := range agents {
+		a := create(b, p.base, fmt.Sprintf("bench-%d", i))
+		for _, action := range []string{"provision", "deploy", "start"} {
+			a = act(b, p.base, a, action)
+		}
+		agents[i] = a
+	}
+	b.ResetTimer()
+	for range b.N {
+		var (
+			done  atomic.Int64
+			fails atomic.Int64
+			wg    sync.WaitGroup
+		)
+		lat := make([][]time.Duration, transitionClients)
+		start := time.Now()
+		deadline := start.Add(transitionDuration)
+		for i := range agents {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a := agents[i]
+				// suspend and resume alternate: two real state changes.
+				actions := [2]string{"suspend", "resume"}
+				for n := 0; time.Now().Before(deadline) && done.Load() < transitionMax; n++ {
+					t0 := time.Now()
+					next, err := postAction(client, p.base, a, actions[n%2])
+					if err != nil {
+						fails.Add(1)
+						b.Error(err)
+						return
+					}
+					lat[i] = append(lat[i], time.Since(t0))
+					a = next
+					done.Add(1)
+				}
+				agents[i] = a
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		all := slices.Concat(lat...)
+		slices.Sort(all)
+		b.ReportMetric(float64(done.Load())/elapsed.Seconds(), "transitions/s")
+		b.ReportMetric(ms(percentile(all, 0.50)), "p50-ms")
+		b.ReportMetric(ms(percentile(all, 0.99)), "p99-ms")
+		b.ReportMetric(float64(done.Load()), "transitions")
+	}
+}
+
+func postAction(c *http.Client, base string, a agentJSON, action string) (agentJSON, error) {
+	body, _ := json.Marshal(map[string]string{"etag": a.Etag})
+	resp, err := c.Post(base+"/api/v1/agents/"+a.ID+":"+action, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return a, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return a, fmt.Errorf("%s: HTTP %d: %s", action, resp.StatusCode, b)
+	}
+	var r agentResp
+	if err := json.Unmarshal(b, &r); err != nil {
+		return a, err
+	}
+	return r.Agent, nil
+}
+
+const (
+	fanoutClients     = 1000
+	fanoutTransitions = 200
+	// 20 transitions a second: 20,000 frames a second to the clients, well
+	// below saturation, so the figure is latency rather than queueing.
+	fanoutInterval = 50 * time.Millisecond
+)
+
+// BenchmarkWebSocketFanout connects 1,000 WebSocket clients, makes 200
+// transitions, and measures for every client the time from the transition's
+// commit (the event's time, taken inside the transaction just before it
+// commits, so slightly early) to the event's arrival. Clients and server share
+// the machine's two cores, so the client side's own work is in the figure.
+func BenchmarkWebSocketFanout(b *testing.B) {
+	p := startPortal(b, pgtest.NewDatabase(b), b.TempDir(), nil)
+	a := create(b, p.base, "fanout")
+	for _, action := range []string{"provision", "deploy", "start"} {
+		a = act(b, p.base, a, action)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(p.base, "http") + "/ws"
+	var (
+		mu      sync.Mutex
+		samples []time.Duration
+		wg      sync.WaitGroup
+		ready   sync.WaitGroup
+		got     atomic.Int64
+	)
+	for i := range fanoutClients {
+		ready.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, _, err := websocket.Dial(ctx, url, nil)
+			if err != nil {
+				ready.Done()
+				b.Errorf("client %d: %v", i, err)
+				return
+			}
+			defer conn.CloseNow()
+			sub, _ := json.Marshal(map[string]any{"type": "subscribe", "topics": []string{"agents/" + a.ID}})
+			if err := conn.Write(ctx, websocket.MessageText, sub); err != nil {
+				ready.Done()
+				return
+			}
+			if _, _, err := conn.Read(ctx); err != nil { // "subscribed"
+				ready.Done()
+				return
+			}
+			ready.Done()
+			local := make([]time.Duration, 0, fanoutTransitions)
+			buf := make([]byte, 16<<10)
+			// Reads without a context (cheaper); cancel closes the connection.
+			stop := context.AfterFunc(ctx, func() { conn.CloseNow() })
+			defer stop()
+			for len(local) < fanoutTransitions*b.N {
+				_, r, err := conn.Reader(context.Background())
+				if err != nil {
+					break
+				}
+				n, err := io.ReadFull(r, buf)
+				if err != nil && err != io.ErrUnexpectedEOF {
+					break
+				}
+				now := time.Now()
+				data := buf[:n]
+				// A light reader: the load generator shares the cores with the
+				// server, so it takes only the event's time from the frame.
+				if t, ok := eventTime(data); ok {
+					local = append(local, now.Sub(t))
+				}
+			}
+			got.Add(int64(len(local)))
+			mu.Lock()
+			samples = append(samples, local...)
+			mu.Unlock()
+		}()
+	}
+	ready.Wait()
+	b.ResetTimer()
+	for range b.N {
+		actions := [2]string{"suspend", "resume"}
+		for n := range fanoutTransitions {
+			a = act(b, p.base, a, actions[n%2])
+			time.Sleep(fanoutInterval)
+		}
+	}
+	// Every client must receive every event; wait (bounded) for the last ones.
+	waitUntil := time.Now().Add(30 * time.Second)
+	go func() {
+		for time.Now().Before(waitUntil) && got.Load() < int64(fanoutClients*fanoutTransitions*b.N) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+	}()
+	wg.Wait()
+	b.StopTimer()
+	if want := fanoutClients * fanoutTransitions * b.N; len(samples) != want {
+		b.Errorf("received %d events; want %d (every client, every event)", len(samples), want)
+	}
+	slices.Sort(samples)
+	b.ReportMetric(float64(fanoutClients), "clients")
+	b.ReportMetric(ms(percentile(samples, 0.50)), "p50-ms")
+	b.ReportMetric(ms(percentile(samples, 0.99)), "p99-ms")
+	b.ReportMetric(ms(percentile(samples, 1)), "max-ms")
+}
+
+var (
+	eventPrefix = []byte(`{"type":"event"`)
+	timeKey     = []byte(`"time":"`)
+)
+
+// eventTime returns the time field of an event frame.
+func eventTime(frame []byte) (time.Time, bool) {
+	if !bytes.HasPrefix(frame, eventPrefix) {
+		return time.Time{}, false
+	}
+	i := bytes.Index(frame, timeKey)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	rest := frame[i+len(timeKey):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	return t, err == nil
+}
+
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(sorted)-1))
+	return sorted[i]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
