@@ -1,0 +1,312 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/platformportal/portal/platform/events"
+	"github.com/platformportal/portal/platform/logging"
+	"github.com/platformportal/portal/platform/natsserver"
+	agentsv1 "github.com/platformportal/portal/proto/gen/go/portal/agents/v1"
+)
+
+const testStream = "HUB_TEST"
+
+type fixture struct {
+	t   *testing.T
+	js  jetstream.JetStream
+	hub *Hub
+	url string
+	n   int
+}
+
+// newFixture runs a hub over a stream keeping at most maxMsgs events (0: no
+// limit), served by a real HTTP server.
+func newFixture(t *testing.T, opts Options, maxMsgs int64) *fixture {
+	t.Helper()
+	ns := natsserver.NewTest(t)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: testStream, Subjects: []string{events.SubjectPrefix + ">"}, MaxMsgs: maxMsgs}); err != nil {
+		t.Fatal(err)
+	}
+	h := New(js, testStream, logging.Discard(), opts)
+	done := make(chan struct{})
+	go func() { defer close(done); h.Run(ctx) }() //nolint:errcheck
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("hub not ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &fixture{t: t, js: js, hub: h, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+}
+
+// publish puts an AgentStateChanged for agent id on the stream.
+func (f *fixture) publish(id string, padding int) uint64 {
+	f.t.Helper()
+	f.n++
+	ev := &agentsv1.AgentStateChanged{Agent: &agentsv1.Agent{Id: id, Name: "a-" + id, Description: strings.Repeat("x", padding)},
+		Transition: &agentsv1.StateTransition{AgentId: id, Sequence: int64(f.n)}}
+	b, err := proto.Marshal(ev)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	msg := nats.NewMsg(events.Subject("agents", "state_changed"))
+	msg.Header.Set(events.HeaderID, id+"-"+time.Now().Format(time.RFC3339Nano))
+	msg.Header.Set(events.HeaderType, string(proto.MessageName(ev)))
+	msg.Header.Set(events.HeaderSubject, "agents/"+id)
+	msg.Header.Set(events.HeaderTime, time.Now().UTC().Format(time.RFC3339Nano))
+	msg.Data = b
+	ack, err := f.js.PublishMsg(context.Background(), msg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+type testClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+type testFrame struct {
+	Type     string `json:"type"`
+	Seq      uint64 `json:"seq"`
+	Subject  string `json:"subject"`
+	LastSeq  uint64 `json:"lastSeq"`
+	FirstSeq uint64 `json:"firstSeq"`
+	Message  string `json:"message"`
+	Data     struct {
+		Agent struct {
+			ID string `json:"id"`
+		} `json:"agent"`
+	} `json:"data"`
+}
+
+func (f *fixture) dial(topics []string, since *uint64) *testClient {
+	f.t.Helper()
+	conn, _, err := websocket.Dial(context.Background(), f.url, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	conn.SetReadLimit(1 << 20)
+	f.t.Cleanup(func() { conn.CloseNow() })
+	c := &testClient{t: f.t, conn: conn}
+	req := map[string]any{"type": "subscribe", "topics": topics}
+	if since != nil {
+		req["since"] = *since
+	}
+	b, _ := json.Marshal(req)
+	if err := conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		f.t.Fatal(err)
+	}
+	if fr := c.next(); fr.Type != "subscribed" {
+		f.t.Fatalf("first frame %+v; want subscribed", fr)
+	}
+	return c
+}
+
+func (c *testClient) next() testFrame {
+	c.t.Helper()
+	fr, err := c.read(5 * time.Second)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return fr
+}
+
+func (c *testClient) read(d time.Duration) (testFrame, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_, b, err := c.conn.Read(ctx)
+	if err != nil {
+		return testFrame{}, err
+	}
+	var fr testFrame
+	err = json.Unmarshal(b, &fr)
+	return fr, err
+}
+
+func TestFanOutByTopic(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, 0)
+	all := f.dial([]string{"agents"}, nil)
+	one := f.dial([]string{"agents/x"}, nil)
+	both := f.dial([]string{"agents", "agents/x"}, nil)
+	star := f.dial([]string{"*", "agents"}, nil)
+	other := f.dial([]string{"agents/y"}, nil)
+
+	sx := f.publish("x", 0)
+	sy := f.publish("y", 0)
+	for name, c := range map[string]*testClient{"agents": all, "both": both, "star": star} {
+		if a, b := c.next(), c.next(); a.Seq != sx || b.Seq != sy || a.Data.Agent.ID != "x" {
+			t.Errorf("%s got %+v, %+v; want x at %d then y at %d, once each", name, a, b, sx, sy)
+		}
+	}
+	if a := one.next(); a.Seq != sx {
+		t.Errorf("agents/x got %+v; want x", a)
+	}
+	if a := other.next(); a.Seq != sy {
+		t.Errorf("agents/y got %+v; want only y", a)
+	}
+	if got := f.hub.Clients(); got != 5 {
+		t.Errorf("Clients() = %d; want 5", got)
+	}
+}
+
+// TestLaggingClient: a client that stops reading is told it lags and cut off,
+// while a reading client gets every event; the cut client resumes from its
+// last sequence and loses nothing.
+func TestLaggingClient(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{QueueSize: 16}, 0)
+	fast := f.dial([]string{"agents"}, nil)
+	slow := f.dial([]string{"agents"}, nil)
+
+	const n = 400
+	var received atomic.Int64
+	got := make(chan []uint64)
+	go func() {
+		var seqs []uint64
+		for len(seqs) < n {
+			fr, err := fast.read(10 * time.Second)
+			if err != nil || fr.Type != "event" {
+				t.Errorf("reading client: frame %+v, error %v", fr, err)
+				break
+			}
+			seqs = append(seqs, fr.Seq)
+			received.Add(1)
+		}
+		got <- seqs
+	}()
+	var last uint64
+	for i := range n {
+		// Publish no faster than the reading client reads, as a healthy
+		// browser would keep up; the other one does not read at all.
+		for int64(i)-received.Load() > 8 {
+			time.Sleep(time.Millisecond)
+		}
+		last = f.publish("x", 64<<10) // large frames fill the socket buffers
+	}
+	if seqs := <-got; len(seqs) != n || seqs[n-1] != last {
+		t.Fatalf("reading client got %d events; want %d ending at %d", len(seqs), n, last)
+	}
+
+	// The slow client now reads what was written before it was cut.
+	var seen []uint64
+	var lagging *testFrame
+	for {
+		fr, err := slow.read(5 * time.Second)
+		if err != nil {
+			if websocket.CloseStatus(err) != StatusLagging {
+				t.Fatalf("slow client closed with %v; want status %d", err, StatusLagging)
+			}
+			break
+		}
+		if fr.Type == "lagging" {
+			lagging = &fr
+			continue
+		}
+		seen = append(seen, fr.Seq)
+	}
+	if lagging == nil || len(seen) == n {
+		t.Fatalf("slow client saw %d events and lagging frame %+v; want to be cut with a lagging frame", len(seen), lagging)
+	}
+	if len(seen) > 0 && lagging.LastSeq != seen[len(seen)-1] {
+		t.Errorf("lagging.lastSeq = %d; last event it got was %d", lagging.LastSeq, seen[len(seen)-1])
+	}
+	if f.hub.Stats().Lagging.Load() != 1 {
+		t.Errorf("lagging count = %d; want 1", f.hub.Stats().Lagging.Load())
+	}
+	// Resume: everything after lastSeq, in order.
+	resumed := f.dial([]string{"agents"}, &lagging.LastSeq)
+	for want := lagging.LastSeq + 1; want <= last; want++ {
+		if fr := resumed.next(); fr.Seq != want {
+			t.Fatalf("resumed event seq %d; want %d", fr.Seq, want)
+		}
+	}
+}
+
+func TestReplayFiltersByTopic(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, 0)
+	var xs []uint64
+	for i := range 6 {
+		id := []string{"x", "y"}[i%2]
+		if s := f.publish(id, 0); id == "x" {
+			xs = append(xs, s)
+		}
+	}
+	zero := uint64(0)
+	c := f.dial([]string{"agents/x"}, &zero)
+	for _, want := range xs {
+		if fr := c.next(); fr.Seq != want || fr.Data.Agent.ID != "x" {
+			t.Fatalf("replayed %+v; want x at %d", fr, want)
+		}
+	}
+	live := f.publish("x", 0)
+	if fr := c.next(); fr.Seq != live {
+		t.Fatalf("live %+v; want %d", fr, live)
+	}
+}
+
+func TestResyncWhenNotRetained(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, 10)
+	for range 30 {
+		f.publish("x", 0)
+	}
+	one := uint64(1)
+	c := f.dial([]string{"agents"}, &one)
+	fr := c.next()
+	if fr.Type != "resync" || fr.FirstSeq != 21 {
+		t.Fatalf("frame %+v; want resync with firstSeq 21", fr)
+	}
+	// The client is following live after the resync.
+	s := f.publish("x", 0)
+	if fr := c.next(); fr.Seq != s {
+		t.Fatalf("after resync %+v; want live event %d", fr, s)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{MaxTopics: 2}, 0)
+	c := f.dial([]string{"agents"}, nil)
+	for _, tc := range []struct{ req, mention string }{
+		{`{"type":"subscribe","topics":[]}`, "topics"},
+		{`{"type":"subscribe","topics":["Agents/../x y"]}`, "Agents/../x y"},
+		{`{"type":"dance"}`, "dance"},
+		{`not json`, "malformed"},
+		{`{"type":"subscribe","topics":["a","b","c"]}`, "too many topics"},
+	} {
+		if err := c.conn.Write(context.Background(), websocket.MessageText, []byte(tc.req)); err != nil {
+			t.Fatal(err)
+		}
+		if fr := c.next(); fr.Type != "error" || !strings.Contains(fr.Message, tc.mention) {
+			t.Errorf("%s: frame %+v; want an error naming %q", tc.req, fr, tc.mention)
+		}
+	}
+}
