@@ -69,9 +69,7 @@ generate: tools third_party/proto ## Regenerate Go code and the OpenAPI document
 .PHONY: lint
 lint: tools third_party/proto ## buf lint, breaking check, gofmt, go vet, staticcheck, and a check that generated code is fresh
 	$(BUF) lint
-	@if git rev-parse --verify -q origin/main >/dev/null; then $(BUF) breaking --against '.git#branch=origin/main'; \
-	elif git rev-parse --verify -q main >/dev/null && [ "$$(git rev-parse --abbrev-ref HEAD)" != main ]; then $(BUF) breaking --against '.git#branch=main'; \
-	else $(BUF) breaking --against '.git#ref=HEAD~1' || [ "$$(git rev-list --count HEAD)" -le 1 ]; fi
+	BUF="$(TOOLBIN)/buf" scripts/buf-breaking.sh
 	$(BUF) format -d --exit-code proto
 	$(BUF) generate
 	@if [ -n "$$(git status --porcelain -- proto/gen gateway/openapi)" ]; then \

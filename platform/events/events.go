@@ -24,11 +24,11 @@ const SubjectPrefix = "portal.events."
 
 // Headers every event carries.
 const (
-	HeaderID          = "ce-id"          // event id (a UUID), also Nats-Msg-Id
-	HeaderSource      = "ce-source"      // producing service, e.g. "portal/agents"
-	HeaderType        = "ce-type"        // protobuf full name of the payload
-	HeaderTime        = "ce-time"        // RFC 3339 with nanoseconds, when the change committed
-	HeaderSubject     = "ce-subject"     // the resource, e.g. "agents/<id>"
+	HeaderID          = "ce-id"      // event id (a UUID), also Nats-Msg-Id
+	HeaderSource      = "ce-source"  // producing service, e.g. "portal/agents"
+	HeaderType        = "ce-type"    // protobuf full name of the payload
+	HeaderTime        = "ce-time"    // RFC 3339 with nanoseconds, when the change committed
+	HeaderSubject     = "ce-subject" // the resource, e.g. "agents/<id>"
 	HeaderContentType = "ce-datacontenttype"
 	ContentType       = "application/protobuf"
 )

@@ -87,7 +87,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cancel()
 	wg.Wait()
 	switch {
-	case err == nil, errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled):
 		conn.Close(websocket.StatusNormalClosure, "")
 	case websocket.CloseStatus(err) != -1:
 		// The client closed.

@@ -33,10 +33,9 @@ var (
 		agents.TierDevelopment: agentsv1.AgentTier_AGENT_TIER_DEVELOPMENT, agents.TierStandard: agentsv1.AgentTier_AGENT_TIER_STANDARD,
 		agents.TierCritical: agentsv1.AgentTier_AGENT_TIER_CRITICAL,
 	}
-	stateFromProto  = invert(stateToProto)
-	actionFromProto = invert(actionToProto)
-	kindFromProto   = invert(kindToProto)
-	tierFromProto   = invert(tierToProto)
+	stateFromProto = invert(stateToProto)
+	kindFromProto  = invert(kindToProto)
+	tierFromProto  = invert(tierToProto)
 )
 
 func invert[K, V comparable](m map[K]V) map[V]K {
