@@ -66,8 +66,7 @@ func EnsureDatabase(ctx context.Context, url string) error {
 		return nil
 	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database: another process won the race
+	if isCode(err, "42P04", "23505") { // duplicate_database: another process won the race
 		return nil
 	}
 	if err != nil {
@@ -86,7 +85,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations 
 	if !schemaName.MatchString(schema) {
 		return fmt.Errorf("migrate: bad schema name %q", schema)
 	}
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
+	// IF NOT EXISTS still races between replicas starting at once; the loser
+	// sees a unique violation on the catalog, which means the schema is there.
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil && !isCode(err, "23505", "42P06") {
 		return fmt.Errorf("migrate %s: create schema: %w", schema, err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
@@ -97,7 +98,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations 
 	}
 	// Each schema has its own lock id, so services migrate in parallel but two
 	// replicas of one service take turns.
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID(schema)))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID(schema)),
+		lock.WithLockTimeout(1, 300)) // try each second, for five minutes
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", schema, err)
 	}
@@ -150,4 +152,17 @@ func redact(err error) error {
 		return errors.New("malformed connection string")
 	}
 	return err
+}
+
+func isCode(err error, codes ...string) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	for _, c := range codes {
+		if pe.Code == c {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,190 @@
+package grpcserver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/platformportal/portal/platform/errs"
+)
+
+// lockedBuffer is a log sink safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// failures maps a request string to what the handler does.
+var failures = map[string]error{
+	"not-found":    errs.E(errs.NotFound, "THING_NOT_FOUND", "thing 7 not found"),
+	"conflict":     errs.E(errs.Conflict, "ETAG_MISMATCH", "stale etag").With("current_etag", "9"),
+	"precondition": errs.E(errs.FailedPrecondition, "ILLEGAL_TRANSITION", "cannot start"),
+	"invalid":      errs.InvalidField("thing.name", "is too long"),
+	"wrapped":      fmt.Errorf("start thing: %w", errs.E(errs.AlreadyExists, "TAKEN", "name taken")),
+	"internal":     fmt.Errorf("query things: %w", fmt.Errorf("connection reset by peer (password=hunter2)")),
+	"canceled":     context.Canceled,
+}
+
+func startServer(t *testing.T) (*grpc.ClientConn, *lockedBuffer) {
+	t.Helper()
+	logs := &lockedBuffer{}
+	srv, err := New(slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "test.Things",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Do",
+			Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+				in := new(wrapperspb.StringValue)
+				if err := dec(in); err != nil {
+					return nil, err
+				}
+				h := func(ctx context.Context, req any) (any, error) {
+					v := req.(*wrapperspb.StringValue).GetValue()
+					if v == "panic" {
+						panic("boom")
+					}
+					if err, ok := failures[v]; ok {
+						return nil, err
+					}
+					return wrapperspb.String("ok"), nil
+				}
+				return ic(ctx, in, &grpc.UnaryServerInfo{FullMethod: "/test.Things/Do"}, h)
+			},
+		}},
+	}, struct{}{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- srv.Serve(ctx, lis, time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	})
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, logs
+}
+
+func do(conn *grpc.ClientConn, v string) error {
+	return conn.Invoke(context.Background(), "/test.Things/Do", wrapperspb.String(v), new(wrapperspb.StringValue))
+}
+
+func TestErrorMapping(t *testing.T) {
+	t.Parallel()
+	conn, _ := startServer(t)
+	tests := []struct {
+		in     string
+		code   codes.Code
+		reason string
+		msg    string
+	}{
+		{"ok", codes.OK, "", ""},
+		{"not-found", codes.NotFound, "THING_NOT_FOUND", "thing 7 not found"},
+		{"conflict", codes.Aborted, "ETAG_MISMATCH", "stale etag"},
+		{"precondition", codes.FailedPrecondition, "ILLEGAL_TRANSITION", "cannot start"},
+		{"invalid", codes.InvalidArgument, "INVALID_ARGUMENT", "thing.name: is too long"},
+		{"wrapped", codes.AlreadyExists, "TAKEN", "name taken"},
+		{"canceled", codes.Canceled, "", "request canceled"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			st := status.Convert(do(conn, tc.in))
+			if st.Code() != tc.code || st.Message() != tc.msg {
+				t.Fatalf("Do(%s) = %s %q; want %s %q", tc.in, st.Code(), st.Message(), tc.code, tc.msg)
+			}
+			var info *errdetails.ErrorInfo
+			var bad *errdetails.BadRequest
+			for _, d := range st.Details() {
+				switch d := d.(type) {
+				case *errdetails.ErrorInfo:
+					info = d
+				case *errdetails.BadRequest:
+					bad = d
+				}
+			}
+			if tc.reason != "" && (info == nil || info.GetReason() != tc.reason || info.GetDomain() != ErrorDomain) {
+				t.Errorf("ErrorInfo = %v; want reason %s", info, tc.reason)
+			}
+			if tc.in == "conflict" && info.GetMetadata()["current_etag"] != "9" {
+				t.Errorf("metadata = %v; want current_etag", info.GetMetadata())
+			}
+			if tc.in == "invalid" && (bad == nil || bad.GetFieldViolations()[0].GetField() != "thing.name") {
+				t.Errorf("BadRequest = %v; want field thing.name", bad)
+			}
+		})
+	}
+}
+
+// TestInternalErrorsAreMasked: the caller gets an error id, never the cause;
+// the log has both, once.
+func TestInternalErrorsAreMasked(t *testing.T) {
+	t.Parallel()
+	conn, logs := startServer(t)
+	for _, in := range []string{"internal", "panic"} {
+		st := status.Convert(do(conn, in))
+		if st.Code() != codes.Internal || strings.Contains(st.Message(), "hunter2") || strings.Contains(st.Message(), "boom") {
+			t.Fatalf("Do(%s) = %s %q; want Internal without the cause", in, st.Code(), st.Message())
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(st.Message(), "internal error (error id "), ")")
+		if len(id) != 36 {
+			t.Fatalf("message %q carries no error id", st.Message())
+		}
+		if n := strings.Count(logs.String(), id); n != 1 {
+			t.Errorf("error id %s logged %d times; want once", id, n)
+		}
+	}
+	if !strings.Contains(logs.String(), "connection reset by peer") || !strings.Contains(logs.String(), "boom") {
+		t.Errorf("log lacks the causes: %s", logs.String())
+	}
+	// The server survived the panic.
+	if err := do(conn, "ok"); err != nil {
+		t.Errorf("after panic: %v", err)
+	}
+}
+
+func TestHealthAndShutdown(t *testing.T) {
+	t.Parallel()
+	conn, _ := startServer(t)
+	resp, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, %v; want SERVING", resp, err)
+	}
+}
