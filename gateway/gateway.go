@@ -65,6 +65,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	g.hub = hub.New(deps.JS, events.Stream, deps.Logger, hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins})
 
 	rest := runtime.NewServeMux(
+		runtime.SetQueryParameterParser(strictQuery{}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},

@@ -10,18 +10,25 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	"github.com/platformportal/portal/platform/pgtest"
+	agentsv1 "github.com/platformportal/portal/proto/gen/go/portal/agents/v1"
 )
 
 // portal is a running portal started through the real run().
 type portal struct {
 	base string // http://127.0.0.1:port
+	grpc string // 127.0.0.1:port
 	stop func()
 }
 
@@ -42,7 +49,7 @@ func startPortal(t testing.TB, dbURL, dataDir string, env map[string]string) *po
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	addr := make(chan string, 1)
+	addr := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -50,10 +57,11 @@ func startPortal(t testing.TB, dbURL, dataDir string, env map[string]string) *po
 			var line struct {
 				Msg      string `json:"msg"`
 				HTTPAddr string `json:"http_addr"`
+				GRPCAddr string `json:"grpc_addr"`
 				Level    string `json:"level"`
 			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "portal ready" {
-				addr <- line.HTTPAddr
+				addr <- [2]string{line.HTTPAddr, line.GRPCAddr}
 			}
 			if line.Level == "ERROR" || testing.Verbose() {
 				t.Logf("portal: %s", sc.Bytes())
@@ -65,10 +73,10 @@ func startPortal(t testing.TB, dbURL, dataDir string, env map[string]string) *po
 		done <- run(ctx, nil, func(k string) string { return vars[k] }, pw)
 		pw.Close()
 	}()
-	var base string
+	var base, grpcAddr string
 	select {
 	case a := <-addr:
-		base = "http://" + a
+		base, grpcAddr = "http://"+a[0], a[1]
 	case err := <-done:
 		cancel()
 		t.Fatalf("run() = %v before it was ready", err)
@@ -77,7 +85,7 @@ func startPortal(t testing.TB, dbURL, dataDir string, env map[string]string) *po
 		t.Fatal("portal not ready after 60s")
 	}
 	stopped := false
-	p := &portal{base: base, stop: func() {
+	p := &portal{base: base, grpc: grpcAddr, stop: func() {
 		if stopped {
 			return
 		}
@@ -332,6 +340,20 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("frame %+v; want pong", f)
 	}
 
+	// Filters over REST, by either spelling of the parameter names.
+	var list struct {
+		Agents    []agentJSON `json:"agents"`
+		TotalSize int         `json:"totalSize"`
+	}
+	for _, q := range []string{"states=AGENT_STATE_RUNNING&page_size=5", "states=AGENT_STATE_RUNNING&pageSize=5&labelSelector=", "query=e2e"} {
+		if code := call(t, "GET", p.base+"/api/v1/agents?"+q, nil, &list); code != 200 || list.TotalSize != 1 || list.Agents[0].ID != a.ID {
+			t.Errorf("GET ?%s: HTTP %d, %+v; want the one agent", q, code, list)
+		}
+	}
+	if code := call(t, "GET", p.base+"/api/v1/agents?states=AGENT_STATE_STOPPED", nil, &list); code != 200 || list.TotalSize != 0 {
+		t.Errorf("GET ?states=AGENT_STATE_STOPPED: HTTP %d, %+v; want none", code, list)
+	}
+
 	var h struct {
 		Transitions []struct {
 			Sequence string `json:"sequence"`
@@ -369,6 +391,8 @@ func TestBadInput(t *testing.T) {
 		{"bad page token", "GET", agentsURL + "?page_token=garbage", nil, 400, "page_token"},
 		{"bad page size", "GET", agentsURL + "?page_size=100000", nil, 400, "page_size"},
 		{"bad id", "GET", agentsURL + "/not-a-uuid", nil, 400, "id"},
+		{"unknown query parameter", "GET", agentsURL + "?state=AGENT_STATE_RUNNING", nil, 400, `"state"`},
+		{"unknown state in filter", "GET", agentsURL + "?states=AGENT_STATE_ASLEEP", nil, 400, "AGENT_STATE_ASLEEP"},
 		{"unknown agent", "POST", agentsURL + "/0196f7a0-0000-7000-8000-000000000000:start", `{}`, 404, "not found"},
 	}
 	for _, tc := range tests {
@@ -424,5 +448,103 @@ func TestExternalNATS(t *testing.T) {
 	ws.send(map[string]any{"type": "subscribe", "topics": []string{"agents/" + a.ID}, "since": f.Seq})
 	if g := ws.event(); g.Data.Agent.State != "AGENT_STATE_DEPLOYED" {
 		t.Fatalf("replayed %+v; want DEPLOYED", g)
+	}
+}
+
+// TestOperability checks what an SRE relies on: the OpenAPI document, the
+// index, readiness details, Prometheus metrics, gRPC health and reflection on
+// the gRPC port, and the migrate and version commands.
+func TestOperability(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	var out bytes.Buffer
+	env := func(k string) string { return map[string]string{"DATABASE_URL": db, "PORTAL_DATA_DIR": t.TempDir()}[k] }
+	if err := run(context.Background(), []string{"migrate"}, env, &out); err != nil || !strings.Contains(out.String(), "migrations applied") {
+		t.Fatalf("portal migrate = %v: %s", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"version"}, env, &out); err != nil || strings.TrimSpace(out.String()) == "" {
+		t.Fatalf("portal version = %v, %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"explode"}, env, &out); err == nil || !strings.Contains(err.Error(), "explode") {
+		t.Fatalf("portal explode = %v; want an error naming the command", err)
+	}
+	if err := run(context.Background(), nil, func(k string) string {
+		return map[string]string{"DATABASE_URL": db, "LOG_LEVEL": "chatty"}[k]
+	}, &out); err == nil || !strings.Contains(err.Error(), "LOG_LEVEL") {
+		t.Fatalf("bad LOG_LEVEL: %v; want an error naming it", err)
+	}
+
+	p := startPortal(t, db, t.TempDir(), nil)
+	var doc struct {
+		Swagger string         `json:"swagger"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if code := call(t, "GET", p.base+"/api/v1/openapi.json", nil, &doc); code != 200 || doc.Swagger != "2.0" ||
+		doc.Paths["/api/v1/agents/{id}:start"] == nil || doc.Paths["/api/v1/agents/{agentId}/history"] == nil {
+		t.Errorf("openapi: HTTP %d, swagger %q, %d paths", code, doc.Swagger, len(doc.Paths))
+	}
+	var index struct {
+		Links map[string]string `json:"links"`
+	}
+	if code := call(t, "GET", p.base+"/", nil, &index); code != 200 || index.Links["openapi"] == "" {
+		t.Errorf("index: HTTP %d %+v", code, index)
+	}
+	var ready struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	if code := call(t, "GET", p.base+"/readyz", nil, &ready); code != 200 || ready.Checks["agents"] != "ok" || ready.Checks["nats"] != "ok" || ready.Checks["events"] != "ok" {
+		t.Errorf("readyz: HTTP %d %+v", code, ready)
+	}
+	create(t, p.base, "metered")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "portal_outbox_published_total") && strings.Contains(string(b), "rpc_server_call_duration") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks outbox and RPC figures:\n%.2000s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	conn, err := grpc.NewClient(p.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hr, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: "portal.agents.v1.AgentService"})
+	if err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("gRPC health = %v, %v", hr, err)
+	}
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, s := range rr.GetListServicesResponse().GetService() {
+		services = append(services, s.GetName())
+	}
+	if !slices.Contains(services, "portal.agents.v1.AgentService") {
+		t.Errorf("reflection lists %v; want portal.agents.v1.AgentService", services)
+	}
+	// The gRPC API is usable directly, as other platform services use it.
+	resp, err := agentsv1.NewAgentServiceClient(conn).ListAgents(context.Background(), &agentsv1.ListAgentsRequest{})
+	if err != nil || resp.GetTotalSize() != 1 {
+		t.Errorf("ListAgents over gRPC = %v, %v", resp, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -21,9 +22,44 @@ func Load(ctx context.Context, getenv func(string) string, target any) error {
 		Lookuper: lookuper(getenv),
 	})
 	if err != nil {
+		// envconfig names the struct path ("Shutdown: Timeout: ..."); say which
+		// variable that is, since that is what the operator set.
+		msg := err.Error()
+		for path, key := range envKeys(reflect.TypeOf(target), "") {
+			if strings.HasPrefix(msg, path+": ") {
+				return fmt.Errorf("read configuration: %s: %s", key, strings.TrimPrefix(msg, path+": "))
+			}
+		}
 		return fmt.Errorf("read configuration: %w", err)
 	}
 	return nil
+}
+
+// envKeys maps the struct paths envconfig reports to their variables.
+func envKeys(t reflect.Type, prefix string) map[string]string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	out := map[string]string{}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		path := f.Name
+		if prefix != "" {
+			path = prefix + ": " + f.Name
+		}
+		if tag, ok := f.Tag.Lookup("env"); ok {
+			key, _, _ := strings.Cut(tag, ",")
+			out[path] = key
+			continue
+		}
+		for k, v := range envKeys(f.Type, path) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 type lookuper func(string) string
