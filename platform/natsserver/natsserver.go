@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Options for Start.
@@ -47,7 +49,7 @@ func Start(o Options) (*server.Server, error) {
 }
 
 // NewTest starts a server on a free port with its data in a temporary
-// directory, stopped when the test ends; it returns the client URL.
+// directory, stopped when the test ends.
 func NewTest(tb testing.TB) *server.Server {
 	tb.Helper()
 	srv, err := Start(Options{Port: -1, StoreDir: tb.TempDir()})
@@ -59,4 +61,21 @@ func NewTest(tb testing.TB) *server.Server {
 		srv.WaitForShutdown()
 	})
 	return srv
+}
+
+// NewTestJetStream starts a test server (NewTest) and connects to it; the
+// connection is closed when the test ends.
+func NewTestJetStream(tb testing.TB) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	srv := NewTest(tb)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nc, js
 }

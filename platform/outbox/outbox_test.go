@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -44,13 +43,7 @@ func TestRelaysTakeTurns(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pool := pgtest.NewPool(t, pgtest.Migration{Schema: "obtest", FS: migrations})
-	ns := natsserver.NewTest(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	_, js := natsserver.NewTestJetStream(t)
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OBTEST", Subjects: []string{"portal.events.>"}, Duplicates: time.Minute})
 	if err != nil {
 		t.Fatal(err)

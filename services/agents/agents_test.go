@@ -52,16 +52,7 @@ func newEnv(t *testing.T, relay bool) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	pool := pgtest.NewPool(t, pgtest.Migration{Schema: agentsvc.Schema, FS: agentsvc.Migrations()})
-	ns := natsserver.NewTest(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natsserver.NewTestJetStream(t)
 	if _, err := events.EnsureStream(ctx, js, config.NATS{StreamMaxAge: time.Hour, DuplicateWindow: 10 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}

@@ -34,16 +34,7 @@ type fixture struct {
 // limit), served by a real HTTP server.
 func newFixture(t *testing.T, opts Options, maxMsgs int64) *fixture {
 	t.Helper()
-	ns := natsserver.NewTest(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natsserver.NewTestJetStream(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: testStream, Subjects: []string{events.SubjectPrefix + ">"}, MaxMsgs: maxMsgs}); err != nil {
 		t.Fatal(err)
