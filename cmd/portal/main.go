@@ -182,11 +182,38 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	logger.Info("portal ready",
 		"http_addr", hlis.Addr().String(), "grpc_addr", glis.Addr().String(), "version", buildinfo.String())
 
+	// Shutdown runs front to back: the HTTP server drains its requests (which
+	// call the gRPC server) first, then the gRPC server drains its own, then
+	// the relay publishes what they committed and stops.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return gsrv.Serve(gctx, glis, c.Shutdown.Timeout) })
-	g.Go(func() error { return agentSvc.RunRelay(gctx) })
+	grpcCtx, stopGRPC := context.WithCancel(context.WithoutCancel(ctx))
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopGRPC()
+	defer stopRelay()
+	g.Go(func() error {
+		defer stopGRPC()
+		return httpserver.Serve(gctx, hlis, gw.Handler(), c.Shutdown.Timeout)
+	})
+	g.Go(func() error {
+		defer stopRelay()
+		return gsrv.Serve(grpcCtx, glis, c.Shutdown.Timeout)
+	})
+	g.Go(func() error {
+		<-gctx.Done() // an early failure elsewhere stops the gRPC server too
+		stopGRPC()
+		return nil
+	})
+	g.Go(func() error {
+		err := agentSvc.RunRelay(relayCtx)
+		if relayCtx.Err() == nil {
+			return err
+		}
+		// A last pass for what the final requests committed.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
+		defer cancel()
+		return agentSvc.DrainOutbox(dctx)
+	})
 	g.Go(func() error { return gw.Run(gctx) })
-	g.Go(func() error { return httpserver.Serve(gctx, hlis, gw.Handler(), c.Shutdown.Timeout) })
 	err = g.Wait()
 	logger.Info("portal stopped")
 	return err

@@ -61,3 +61,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 
 // RunRelay publishes the service's committed events until ctx ends.
 func (s *Service) RunRelay(ctx context.Context) error { return s.relay.Run(ctx) }
+
+// DrainOutbox publishes what is committed now and returns, for a last pass at
+// shutdown; whatever it misses is published at the next start.
+func (s *Service) DrainOutbox(ctx context.Context) error { return s.relay.Drain(ctx) }

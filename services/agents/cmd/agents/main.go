@@ -128,6 +128,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	g.Go(func() error { return svc.RunRelay(gctx) })
 	g.Go(func() error { return httpserver.Serve(gctx, mlis, mux, c.Shutdown.Timeout) })
 	err = g.Wait()
+	// A last pass for what the final requests committed; the rest is published
+	// at the next start.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
+	defer cancel()
+	if derr := svc.DrainOutbox(dctx); derr != nil {
+		logger.Warn("outbox not drained at shutdown; it will be at the next start", "error", derr)
+	}
 	logger.Info("agents stopped")
 	return err
 }
