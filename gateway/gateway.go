@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -51,6 +52,8 @@ type Deps struct {
 	Logger  *slog.Logger
 }
 
+var strictQueryOnce sync.Once
+
 // Gateway serves HTTP.
 type Gateway struct {
 	cfg     Config
@@ -64,8 +67,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, deps: deps}
 	g.hub = hub.New(deps.JS, events.Stream, deps.Logger, hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins})
 
+	// grpc-gateway keeps the query parser in a package variable: set it once.
+	strictQueryOnce.Do(func() { runtime.SetQueryParameterParser(strictQuery{})(nil) })
 	rest := runtime.NewServeMux(
-		runtime.SetQueryParameterParser(strictQuery{}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
