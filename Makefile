@@ -35,8 +35,8 @@ build: ## Build the binaries into bin/
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/gateway ./gateway/cmd/gateway
 
 .PHONY: test
-test: ## Run every module's tests with the race detector (needs PostgreSQL and NATS, see README)
-	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 -timeout 15m ./...); done
+test: ## Run every module's tests on its own (GOWORK=off) with the race detector (needs PostgreSQL and NATS, see README)
+	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && GOWORK=off go test -race -count=1 -timeout 15m ./...); done
 
 .PHONY: test-modules
 test-modules: ## Build and vet each module on its own (GOWORK=off)

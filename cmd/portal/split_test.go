@@ -50,7 +50,7 @@ func TestSplitDeployment(t *testing.T) {
 	ws.send(map[string]any{"type": "subscribe", "topics": []string{"agents"}})
 	ws.next()
 	a := create(t, base, "split")
-	a = act(t, base, a, "provision")
+	act(t, base, a, "provision")
 	for _, want := range []string{"AGENT_STATE_DRAFT", "AGENT_STATE_PROVISIONED"} {
 		if f := ws.event(); f.Data.Agent.State != want {
 			t.Fatalf("event %+v; want %s", f, want)
