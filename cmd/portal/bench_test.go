@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,8 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/platformportal/portal/platform/pgtest"
 )
@@ -125,7 +128,6 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(p.base, "http") + "/ws"
 	var (
 		mu      sync.Mutex
 		samples []time.Duration
@@ -138,43 +140,32 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, _, err := websocket.Dial(ctx, url, nil)
+			c, err := dialRawWS(p.base)
 			if err != nil {
 				ready.Done()
 				b.Errorf("client %d: %v", i, err)
 				return
 			}
-			defer conn.CloseNow()
-			sub, _ := json.Marshal(map[string]any{"type": "subscribe", "topics": []string{"agents/" + a.ID}})
-			if err := conn.Write(ctx, websocket.MessageText, sub); err != nil {
+			defer c.conn.Close()
+			stop := context.AfterFunc(ctx, func() { c.conn.Close() })
+			defer stop()
+			if err := c.writeText(fmt.Sprintf(`{"type":"subscribe","topics":["agents/%s"]}`, a.ID)); err != nil {
 				ready.Done()
 				return
 			}
-			if _, _, err := conn.Read(ctx); err != nil { // "subscribed"
+			if _, err := c.readFrame(); err != nil { // "subscribed"
 				ready.Done()
 				return
 			}
 			ready.Done()
 			local := make([]time.Duration, 0, fanoutTransitions)
-			buf := make([]byte, 16<<10)
-			// Reads without a context (cheaper); cancel closes the connection.
-			stop := context.AfterFunc(ctx, func() { conn.CloseNow() })
-			defer stop()
 			for len(local) < fanoutTransitions*b.N {
-				_, r, err := conn.Reader(context.Background())
+				data, err := c.readFrame()
 				if err != nil {
 					break
 				}
-				n, err := io.ReadFull(r, buf)
-				if err != nil && err != io.ErrUnexpectedEOF {
-					break
-				}
-				now := time.Now()
-				data := buf[:n]
-				// A light reader: the load generator shares the cores with the
-				// server, so it takes only the event's time from the frame.
 				if t, ok := eventTime(data); ok {
-					local = append(local, now.Sub(t))
+					local = append(local, time.Since(t))
 				}
 			}
 			got.Add(int64(len(local)))
@@ -233,6 +224,86 @@ func eventTime(frame []byte) (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
 	return t, err == nil
+}
+
+// rawWS is a minimal WebSocket client for the load generator: it shares the
+// cores with the server, so it does as little as a client can (one read per
+// frame, no allocation beyond the payload buffer).
+type rawWS struct {
+	conn net.Conn
+	r    *bufio.Reader
+	buf  []byte
+}
+
+func dialRawWS(base string) (*rawWS, error) {
+	host := strings.TrimPrefix(base, "http://")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 16)
+	rand.Read(key) //nolint:errcheck
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", host, base64.StdEncoding.EncodeToString(key))
+	r := bufio.NewReaderSize(conn, 16<<10)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		conn.Close()
+		return nil, fmt.Errorf("upgrade: %s", resp.Status)
+	}
+	return &rawWS{conn: conn, r: r, buf: make([]byte, 16<<10)}, nil
+}
+
+// writeText sends one masked text frame (clients must mask).
+func (c *rawWS) writeText(s string) error {
+	p := []byte(s)
+	if len(p) > 125 {
+		return fmt.Errorf("frame too long for this client")
+	}
+	frame := []byte{0x81, 0x80 | byte(len(p)), 1, 2, 3, 4}
+	for i, ch := range p {
+		frame = append(frame, ch^frame[2+i%4])
+	}
+	_, err := c.conn.Write(frame)
+	return err
+}
+
+// readFrame returns the next data frame's payload; control frames are skipped.
+func (c *rawWS) readFrame() ([]byte, error) {
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(c.r, h[:]); err != nil {
+			return nil, err
+		}
+		n := int(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var ext [2]byte
+			if _, err := io.ReadFull(c.r, ext[:]); err != nil {
+				return nil, err
+			}
+			n = int(binary.BigEndian.Uint16(ext[:]))
+		case 127:
+			var ext [8]byte
+			if _, err := io.ReadFull(c.r, ext[:]); err != nil {
+				return nil, err
+			}
+			n = int(binary.BigEndian.Uint64(ext[:]))
+		}
+		if n > len(c.buf) {
+			c.buf = make([]byte, n)
+		}
+		if _, err := io.ReadFull(c.r, c.buf[:n]); err != nil {
+			return nil, err
+		}
+		if op := h[0] & 0x0f; op == 1 || op == 2 {
+			return c.buf[:n], nil
+		}
+	}
 }
 
 func percentile(sorted []time.Duration, q float64) time.Duration {

@@ -73,6 +73,20 @@ func New(table string) (*Outbox, error) {
 // Enqueue writes events in tx and returns their ids. They are published after
 // tx commits; the trace context of ctx travels with them.
 func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, evs ...Event) ([]uuid.UUID, error) {
+	var b pgx.Batch
+	ids, err := o.Queue(ctx, &b, evs...)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, fmt.Errorf("outbox: insert: %w", err)
+	}
+	return ids, nil
+}
+
+// Queue adds the statements that write evs to b, for a caller that sends its
+// own statements in the same batch (one round trip) inside its transaction.
+func (o *Outbox) Queue(ctx context.Context, b *pgx.Batch, evs ...Event) ([]uuid.UUID, error) {
 	ids := make([]uuid.UUID, 0, len(evs))
 	for _, ev := range evs {
 		id, err := uuid.NewV7()
@@ -96,16 +110,11 @@ func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, evs ...Event) ([]uuid.U
 		if err != nil {
 			return nil, fmt.Errorf("outbox: headers: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+o.table+` (id, subject, headers, payload) VALUES ($1, $2, $3, $4)`,
-			id, ev.Subject, hj, payload); err != nil {
-			return nil, fmt.Errorf("outbox: insert: %w", err)
-		}
+		b.Queue(`INSERT INTO `+o.table+` (id, subject, headers, payload) VALUES ($1, $2, $3, $4)`, id, ev.Subject, hj, payload)
 		ids = append(ids, id)
 	}
 	// Delivered at commit, and only then: wakes the relay without polling.
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, o.channel); err != nil {
-		return nil, fmt.Errorf("outbox: notify: %w", err)
-	}
+	b.Queue(`SELECT pg_notify($1, '')`, o.channel)
 	return ids, nil
 }
 
@@ -230,14 +239,11 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
-	var locked bool
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext($1))`, r.o.table).Scan(&locked); err != nil {
-		return 0, fmt.Errorf("lock: %w", err)
-	}
-	if !locked {
-		return 0, nil // another relay is publishing; it will see these rows
-	}
-	rows, err := tx.Query(ctx, `SELECT seq, id, subject, headers, payload, created_at FROM `+r.o.table+` ORDER BY seq LIMIT $1`, r.opts.Batch)
+	// The lock and the read in one round trip: no rows when another relay
+	// holds the lock (it will publish them).
+	rows, err := tx.Query(ctx, `WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext($1)) AS held)
+		SELECT seq, id, subject, headers, payload, created_at FROM `+r.o.table+`, lock
+		WHERE lock.held ORDER BY seq LIMIT $2`, r.o.table, r.opts.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}

@@ -84,10 +84,11 @@ type agentRow struct {
 	UpdateTime  time.Time
 }
 
-func scanAgent(row pgx.Row) (*agents.Agent, error) {
+// scanAgent scans agentColumns, then any extra columns into extra.
+func scanAgent(row pgx.Row, extra ...any) (*agents.Agent, error) {
 	var r agentRow
-	err := row.Scan(&r.ID, &r.Name, &r.DisplayName, &r.Description, &r.Kind, &r.Tier, &r.Version, &r.Config, &r.Labels,
-		&r.Owner, &r.Creator, &r.State, &r.StateReason, &r.Revision, &r.CreateTime, &r.UpdateTime)
+	err := row.Scan(append([]any{&r.ID, &r.Name, &r.DisplayName, &r.Description, &r.Kind, &r.Tier, &r.Version, &r.Config, &r.Labels,
+		&r.Owner, &r.Creator, &r.State, &r.StateReason, &r.Revision, &r.CreateTime, &r.UpdateTime}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -99,24 +100,26 @@ func scanAgent(row pgx.Row) (*agents.Agent, error) {
 	}, nil
 }
 
-// Create inserts a with its first transition and its event.
+// Create inserts a with its first transition and its event, in one batch.
 func (s *Store) Create(ctx context.Context, a *agents.Agent, t *agents.Transition) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO agents.agents (`+agentColumns+`, history_seq)
+		var b pgx.Batch
+		b.Queue(`INSERT INTO agents.agents (`+agentColumns+`, history_seq)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)`,
 			a.ID, a.Name, a.DisplayName, a.Description, a.Kind, a.Tier, a.Version, a.Config, a.Labels, a.Owner, a.Creator,
 			a.State, a.StateReason, a.Revision, a.CreateTime, a.UpdateTime)
+		queueTransition(&b, t)
+		if _, err := s.outbox.Queue(ctx, &b, s.events.Created(a)); err != nil {
+			return err
+		}
+		err := tx.SendBatch(ctx, &b).Close()
 		if isUniqueViolation(err) {
 			return errs.E(errs.AlreadyExists, "AGENT_NAME_TAKEN", "an agent named %q already exists", a.Name).With("name", a.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("insert agent: %w", err)
 		}
-		if err := insertTransition(ctx, tx, t); err != nil {
-			return err
-		}
-		_, err = s.outbox.Enqueue(ctx, tx, s.events.Created(a))
-		return err
+		return nil
 	})
 }
 
@@ -216,14 +219,17 @@ func cursorKey(field string, a *agents.Agent) string {
 
 // Mutate is the one read-modify-write path: the row is locked (FOR UPDATE) so
 // concurrent writers queue instead of overwriting each other, and fn decides
-// against the state as it is, not as a client last saw it.
+// against the state as it is, not as a client last saw it. What fn changed
+// is written in one batch (agent, history, outbox): one round trip.
 func (s *Store) Mutate(ctx context.Context, id uuid.UUID, fn func(*agents.Agent) (*agents.Change, error)) (*agents.Agent, *agents.Transition, error) {
 	var (
 		out *agents.Agent
 		tr  *agents.Transition
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		a, err := scanAgent(tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents.agents WHERE id = $1 FOR UPDATE`, id))
+		var seq int64
+		row := tx.QueryRow(ctx, `SELECT `+agentColumns+`, history_seq FROM agents.agents WHERE id = $1 FOR UPDATE`, id)
+		a, err := scanAgent(row, &seq)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound(id)
 		}
@@ -234,41 +240,36 @@ func (s *Store) Mutate(ctx context.Context, id uuid.UUID, fn func(*agents.Agent)
 		if err != nil {
 			return err
 		}
-		if ch.Delete {
-			if _, err := tx.Exec(ctx, `DELETE FROM agents.agents WHERE id = $1`, id); err != nil {
-				return fmt.Errorf("delete agent: %w", err)
-			}
-			_, err = s.outbox.Enqueue(ctx, tx, s.events.Deleted(ctx, a))
-			out = a
-			return err
-		}
-		seqUpdate := "history_seq"
-		if ch.Transition != nil {
-			seqUpdate = "history_seq + 1"
-		}
-		var seq int64
-		err = tx.QueryRow(ctx, `UPDATE agents.agents SET display_name = $2, description = $3, tier = $4, version = $5,
-				config = $6, labels = $7, owner = $8, state = $9, state_reason = $10, revision = $11, update_time = $12,
-				history_seq = `+seqUpdate+`
-			WHERE id = $1 RETURNING history_seq`,
-			id, a.DisplayName, a.Description, a.Tier, a.Version, a.Config, a.Labels, a.Owner, a.State, a.StateReason,
-			a.Revision, a.UpdateTime).Scan(&seq)
-		if err != nil {
-			return fmt.Errorf("update agent: %w", err)
-		}
+		var b pgx.Batch
 		var ev outbox.Event
-		if t := ch.Transition; t != nil {
-			t.Sequence = seq
-			if err := insertTransition(ctx, tx, t); err != nil {
-				return err
+		switch {
+		case ch.Delete:
+			b.Queue(`DELETE FROM agents.agents WHERE id = $1`, id)
+			ev = s.events.Deleted(ctx, a)
+		default:
+			if t := ch.Transition; t != nil {
+				seq++
+				t.Sequence = seq
+				tr = t
+				ev = s.events.StateChanged(a, t)
+			} else {
+				ev = s.events.Updated(ctx, a, ch.Fields)
 			}
-			ev = s.events.StateChanged(a, t)
-			tr = t
-		} else {
-			ev = s.events.Updated(ctx, a, ch.Fields)
+			b.Queue(`UPDATE agents.agents SET display_name = $2, description = $3, tier = $4, version = $5,
+					config = $6, labels = $7, owner = $8, state = $9, state_reason = $10, revision = $11, update_time = $12,
+					history_seq = $13
+				WHERE id = $1`,
+				id, a.DisplayName, a.Description, a.Tier, a.Version, a.Config, a.Labels, a.Owner, a.State, a.StateReason,
+				a.Revision, a.UpdateTime, seq)
+			if tr != nil {
+				queueTransition(&b, tr)
+			}
 		}
-		if _, err := s.outbox.Enqueue(ctx, tx, ev); err != nil {
+		if _, err := s.outbox.Queue(ctx, &b, ev); err != nil {
 			return err
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("write agent change: %w", err)
 		}
 		out = a
 		return nil
@@ -279,18 +280,14 @@ func (s *Store) Mutate(ctx context.Context, id uuid.UUID, fn func(*agents.Agent)
 	return out, tr, nil
 }
 
-func insertTransition(ctx context.Context, tx pgx.Tx, t *agents.Transition) error {
+func queueTransition(b *pgx.Batch, t *agents.Transition) {
 	md := t.Metadata
 	if md == nil {
 		md = map[string]string{}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO agents.state_history (agent_id, sequence, from_state, to_state, action, actor, reason, metadata, time)
+	b.Queue(`INSERT INTO agents.state_history (agent_id, sequence, from_state, to_state, action, actor, reason, metadata, time)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		t.AgentID, t.Sequence, t.From, t.To, t.Action, t.Actor, t.Reason, md, t.Time)
-	if err != nil {
-		return fmt.Errorf("insert transition: %w", err)
-	}
-	return nil
 }
 
 // History returns transitions of agent id after sequence after, oldest first.
