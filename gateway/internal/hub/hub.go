@@ -103,6 +103,13 @@ func New(js jetstream.JetStream, stream string, logger *slog.Logger, opts Option
 // Ready reports whether the hub is following the stream.
 func (h *Hub) Ready() bool { return h.running.Load() }
 
+// Head returns the last stream sequence the hub has fanned out.
+func (h *Hub) Head() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.head
+}
+
 // Stats returns the hub's counters.
 func (h *Hub) Stats() *Stats { return &h.stats }
 
