@@ -5,7 +5,7 @@ SHELL := bash
 
 # Every Go module of the workspace (tools/ stays out: buf's dependencies must
 # never touch ours).
-MODULES := proto/gen/go platform services/agents gateway cmd/portal
+MODULES := proto/gen/go platform agentkit services/agents services/provisioning gateway cmd/portal
 GOMODCACHE := $(shell go env GOMODCACHE)
 # Code generators are built from the go.mod that pins them (buf from tools/,
 # the protoc plugins from the generated code's module so generator and runtime
@@ -33,6 +33,8 @@ build: ## Build the binaries into bin/
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/portal ./cmd/portal
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/agents ./services/agents/cmd/agents
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/gateway ./gateway/cmd/gateway
+	go build -ldflags '$(LDFLAGS)' -o $(BIN)/provisioning ./services/provisioning/cmd/provisioning
+	go build -ldflags '-X github.com/platformportal/portal/agentkit.Version=$(VERSION)' -o $(BIN)/agent ./agentkit/cmd/agent
 
 .PHONY: test
 test: ## Run every module's tests on its own (GOWORK=off) with the race detector (needs PostgreSQL and NATS, see README)

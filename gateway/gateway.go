@@ -28,6 +28,7 @@ import (
 	"github.com/platformportal/portal/platform/buildinfo"
 	"github.com/platformportal/portal/platform/events"
 	agentsv1 "github.com/platformportal/portal/proto/gen/go/portal/agents/v1"
+	provisioningv1 "github.com/platformportal/portal/proto/gen/go/portal/provisioning/v1"
 )
 
 // Config tunes the gateway.
@@ -45,6 +46,9 @@ type Config struct {
 type Deps struct {
 	// Agents is a connection to the agents service.
 	Agents *grpc.ClientConn
+	// Provisioning is a connection to the provisioning service (workloads,
+	// logs); nil leaves those routes out.
+	Provisioning *grpc.ClientConn
 	NATS   *nats.Conn
 	JS     jetstream.JetStream
 	// Metrics serves /metrics.
@@ -59,6 +63,7 @@ type Gateway struct {
 	cfg     Config
 	deps    Deps
 	hub     *hub.Hub
+	logs    *hub.Hub
 	handler http.Handler
 }
 
@@ -66,6 +71,8 @@ type Gateway struct {
 func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, deps: deps}
 	g.hub = hub.New(deps.JS, events.Stream, deps.Logger, hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins})
+	g.logs = hub.New(deps.JS, events.LogStream, deps.Logger.With("stream", events.LogStream),
+		hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins})
 
 	// grpc-gateway keeps the query parser in a package variable: set it once.
 	strictQueryOnce.Do(func() { runtime.SetQueryParameterParser(strictQuery{})(nil) })
@@ -78,6 +85,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	if err := agentsv1.RegisterAgentServiceHandler(ctx, rest, deps.Agents); err != nil {
 		return nil, fmt.Errorf("register agents REST handlers: %w", err)
 	}
+	if deps.Provisioning != nil {
+		if err := provisioningv1.RegisterProvisioningServiceHandler(ctx, rest, deps.Provisioning); err != nil {
+			return nil, fmt.Errorf("register provisioning REST handlers: %w", err)
+		}
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", g.limitBody(rest))
@@ -86,6 +98,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 		w.Write(openapi.Document) //nolint:errcheck
 	})
 	mux.Handle("GET /ws", g.hub)
+	mux.Handle("GET /ws/logs", g.logs)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -105,8 +118,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 // Handler is the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
-// Run follows the event stream for WebSocket clients until ctx ends.
-func (g *Gateway) Run(ctx context.Context) error { return g.hub.Run(ctx) }
+// Run follows the event and log streams for WebSocket clients until ctx ends.
+func (g *Gateway) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- g.logs.Run(ctx) }()
+	return errors.Join(g.hub.Run(ctx), <-errc)
+}
 
 // Hub exposes the event hub's counters.
 func (g *Gateway) Hub() *hub.Hub { return g.hub }
@@ -162,15 +179,26 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		checks["agents"] = "ok"
 	}
+	if g.deps.Provisioning != nil {
+		resp, err := healthpb.NewHealthClient(g.deps.Provisioning).Check(ctx, &healthpb.HealthCheckRequest{Service: "portal.provisioning.v1.ProvisioningService"})
+		switch {
+		case err != nil:
+			checks["provisioning"], ok = "unreachable: "+err.Error(), false
+		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+			checks["provisioning"], ok = resp.GetStatus().String(), false
+		default:
+			checks["provisioning"] = "ok"
+		}
+	}
 	if g.deps.NATS.IsConnected() {
 		checks["nats"] = "ok"
 	} else {
 		checks["nats"], ok = "disconnected: "+g.deps.NATS.Status().String(), false
 	}
-	if g.hub.Ready() {
+	if g.hub.Ready() && g.logs.Ready() {
 		checks["events"] = "ok"
 	} else {
-		checks["events"], ok = "not following the event stream", false
+		checks["events"], ok = "not following the event and log streams", false
 	}
 	status, code := "ok", http.StatusOK
 	if !ok {
@@ -188,6 +216,7 @@ func (g *Gateway) index(w http.ResponseWriter, _ *http.Request) {
 			"agents":  "/api/v1/agents",
 			"openapi": "/api/v1/openapi.json",
 			"events":  "/ws",
+			"logs":    "/ws/logs",
 			"healthz": "/healthz",
 			"readyz":  "/readyz",
 			"metrics": "/metrics",

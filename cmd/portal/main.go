@@ -42,6 +42,7 @@ import (
 	"github.com/platformportal/portal/platform/postgres"
 	"github.com/platformportal/portal/platform/telemetry"
 	"github.com/platformportal/portal/services/agents"
+	"github.com/platformportal/portal/services/provisioning"
 )
 
 type cfg struct {
@@ -57,6 +58,7 @@ type cfg struct {
 	Telemetry config.Telemetry
 	Shutdown  config.Shutdown
 	Gateway   gateway.Config
+	Provision provisioning.Config
 }
 
 func main() {
@@ -114,6 +116,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := agents.Migrate(ctx, pool, logger); err != nil {
 		return err
 	}
+	if err := provisioning.Migrate(ctx, pool, logger); err != nil {
+		return err
+	}
 	if cmd == "migrate" {
 		logger.Info("migrations applied")
 		return nil
@@ -128,7 +133,7 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck
 
-	nc, stopNATS, err := connectNATS(ctx, c, logger)
+	nc, natsURL, stopNATS, err := connectNATS(ctx, c, logger)
 	if err != nil {
 		return err
 	}
@@ -140,18 +145,9 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	if _, err := events.EnsureStream(ctx, js, c.NATS); err != nil {
 		return err
 	}
-
-	// Services.
-	agentSvc, err := agents.New(pool, js, logger.With("component", "agents"))
-	if err != nil {
+	if _, err := events.EnsureLogStream(ctx, js); err != nil {
 		return err
 	}
-	gsrv, err := grpcserver.New(logger)
-	if err != nil {
-		return err
-	}
-	agentSvc.Register(gsrv)
-	gsrv.Health.SetServingStatus(agents.Name, healthpb.HealthCheckResponse_SERVING)
 
 	glis, err := net.Listen("tcp", c.GRPCAddr)
 	if err != nil {
@@ -163,9 +159,9 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 		return fmt.Errorf("listen for HTTP on %s: %w", c.HTTPAddr, err)
 	}
 	defer hlis.Close()
-
-	// The gateway reaches the services through their gRPC API even here, so
-	// the all-in-one binary runs the same code path as a split deployment.
+	// The gateway and the services reach each other through their gRPC APIs
+	// even here, so the all-in-one binary runs the same code path as a split
+	// deployment.
 	gport := glis.Addr().(*net.TCPAddr).Port
 	conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(gport),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -175,10 +171,36 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 		return fmt.Errorf("dial own gRPC server: %w", err)
 	}
 	defer conn.Close()
-	gw, err := gateway.New(ctx, c.Gateway, gateway.Deps{Agents: conn, NATS: nc, JS: js, Metrics: tel.Handler(), Logger: logger.With("component", "gateway")})
+
+	// Services.
+	if c.Provision.DataDir == "" {
+		c.Provision.DataDir = filepath.Join(c.DataDir, "agents")
+	}
+	if c.Provision.AgentNATSURL == "" {
+		c.Provision.AgentNATSURL = natsURL
+	}
+	provSvc, err := provisioning.New(pool, nc, js, c.Provision, logger.With("component", "provisioning"))
 	if err != nil {
 		return err
 	}
+	agentSvc, err := agents.New(pool, js, logger.With("component", "agents"), conn)
+	if err != nil {
+		return err
+	}
+	gsrv, err := grpcserver.New(logger)
+	if err != nil {
+		return err
+	}
+	agentSvc.Register(gsrv)
+	provSvc.Register(gsrv)
+	gsrv.Health.SetServingStatus(agents.Name, healthpb.HealthCheckResponse_SERVING)
+	gsrv.Health.SetServingStatus(provisioning.Name, healthpb.HealthCheckResponse_SERVING)
+
+	gw, err := gateway.New(ctx, c.Gateway, gateway.Deps{Agents: conn, Provisioning: conn, NATS: nc, JS: js, Metrics: tel.Handler(), Logger: logger.With("component", "gateway")})
+	if err != nil {
+		return err
+	}
+
 	logger.Info("portal ready",
 		"http_addr", hlis.Addr().String(), "grpc_addr", glis.Addr().String(), "version", buildinfo.String())
 
@@ -198,6 +220,10 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 		defer stopRelay()
 		return gsrv.Serve(grpcCtx, glis, c.Shutdown.Timeout)
 	})
+	// Operations stop with the front door (an interrupted one resumes at the
+	// next start); the agents' processes stop after the gRPC server.
+	g.Go(func() error { return agentSvc.RunOperations(gctx) })
+	g.Go(func() error { return provSvc.Run(relayCtx) })
 	g.Go(func() error {
 		<-gctx.Done() // an early failure elsewhere stops the gRPC server too
 		stopGRPC()
@@ -220,41 +246,42 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 }
 
 // connectNATS connects to NATS_URL, or starts an embedded server with its data
-// under the data directory and connects to it in-process.
-func connectNATS(ctx context.Context, c cfg, logger *slog.Logger) (*nats.Conn, func(), error) {
+// under the data directory and connects to it in-process. It returns the URL
+// other processes (the agents) reach the server at.
+func connectNATS(ctx context.Context, c cfg, logger *slog.Logger) (*nats.Conn, string, func(), error) {
 	if c.NATS.URL != "" {
 		nc, err := events.Connect(ctx, c.NATS.URL, "portal", logger)
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
-		return nc, func() { nc.Drain() }, nil //nolint:errcheck
+		return nc, c.NATS.URL, func() { nc.Drain() }, nil //nolint:errcheck
 	}
 	host, portStr, err := net.SplitHostPort(c.NATSAddr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("PORTAL_NATS_ADDR %q: %w", c.NATSAddr, err)
+		return nil, "", nil, fmt.Errorf("PORTAL_NATS_ADDR %q: %w", c.NATSAddr, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("PORTAL_NATS_ADDR %q: bad port", c.NATSAddr)
+		return nil, "", nil, fmt.Errorf("PORTAL_NATS_ADDR %q: bad port", c.NATSAddr)
 	}
 	if port == 0 {
 		port = -1 // nats-server's "pick a free port"
 	}
 	dir := filepath.Join(c.DataDir, "nats")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, nil, fmt.Errorf("data directory: %w", err)
+		return nil, "", nil, fmt.Errorf("data directory: %w", err)
 	}
 	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: dir})
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	logger.Info("embedded nats started", "url", srv.ClientURL(), "store_dir", dir)
 	nc, err := events.Connect(ctx, srv.ClientURL(), "portal", logger, nats.InProcessServer(srv))
 	if err != nil {
 		srv.Shutdown()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	return nc, func() {
+	return nc, srv.ClientURL(), func() {
 		nc.Drain() //nolint:errcheck
 		for nc.IsDraining() {
 			time.Sleep(10 * time.Millisecond)

@@ -84,5 +84,35 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg config.NATS) 
 	return s, nil
 }
 
+// LogStream holds agents' log lines for live tailing: short-lived and
+// size-capped, since the runtime keeps the logs themselves.
+const LogStream = "PORTAL_LOGS"
+
+// LogSubjectPrefix starts every log subject: portal.logs.<agent id>.
+const LogSubjectPrefix = "portal.logs."
+
+// Headers of log lines, for filtering without decoding them.
+const (
+	HeaderInstance = "portal-instance"
+	HeaderLevel    = "portal-level"
+)
+
+// EnsureLogStream creates the log stream, or updates it.
+func EnsureLogStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        LogStream,
+		Description: "Agents' log lines, for live tailing",
+		Subjects:    []string{LogSubjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      time.Hour,
+		MaxBytes:    256 << 20,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", LogStream, err)
+	}
+	return s, nil
+}
+
 // ErrNoEventID is returned for a message without the ce-id header.
 var ErrNoEventID = errors.New("event has no " + HeaderID + " header")

@@ -56,7 +56,7 @@ func newEnv(t *testing.T, relay bool) *env {
 	if _, err := events.EnsureStream(ctx, js, config.NATS{StreamMaxAge: time.Hour, DuplicateWindow: 10 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := agentsvc.New(pool, js, logging.Discard())
+	svc, err := agentsvc.New(pool, js, logging.Discard(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func newEnv(t *testing.T, relay bool) *env {
 	return &env{
 		client: agentsv1.NewAgentServiceClient(conn),
 		pool:   pool, js: js, svc: svc,
-		domain: agents.NewService(store.New(pool, ob, grpcapi.Events{})),
+		domain: agents.NewService(store.New(pool, ob, grpcapi.Events{}), nil, nil),
 	}
 }
 
@@ -151,7 +151,8 @@ func (e *env) bringTo(t *testing.T, a *agentsv1.Agent, s agents.State) *agentsv1
 		}
 	}
 	if s == agents.Errored {
-		if _, _, err := e.domain.Fail(ctx, uuid.MustParse(a.GetId()), "binary missing", map[string]string{"class": "configuration"}); err != nil {
+		if _, _, err := e.domain.Fail(ctx, uuid.MustParse(a.GetId()), &agents.RuntimeError{Class: "configuration", Code: "BINARY_NOT_FOUND",
+			Message: "agent binary missing", Details: map[string]string{"binary": "/nope"}}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := e.client.GetAgent(ctx, &agentsv1.GetAgentRequest{Id: a.GetId()})

@@ -31,6 +31,9 @@ type cfg struct {
 	HTTPAddr string `env:"GATEWAY_HTTP_ADDR, default=:8080"`
 	// AgentsAddr is the agents service's gRPC address.
 	AgentsAddr string `env:"AGENTS_GRPC_TARGET, default=127.0.0.1:9091"`
+	// ProvisioningAddr is the provisioning service's; empty leaves the
+	// workload and log routes out.
+	ProvisioningAddr string `env:"PROVISIONING_GRPC_TARGET"`
 	Log        config.Log
 	NATS       config.NATS
 	Telemetry  config.Telemetry
@@ -82,6 +85,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	// Whoever starts first declares the streams; declaring is idempotent.
+	if _, err := events.EnsureStream(ctx, js, c.NATS); err != nil {
+		return err
+	}
+	if _, err := events.EnsureLogStream(ctx, js); err != nil {
+		return err
+	}
 	conn, err := grpc.NewClient(c.AgentsAddr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
@@ -89,7 +99,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("dial agents at %s: %w", c.AgentsAddr, err)
 	}
 	defer conn.Close()
-	gw, err := gateway.New(ctx, c.Gateway, gateway.Deps{Agents: conn, NATS: nc, JS: js, Metrics: tel.Handler(), Logger: logger})
+	deps := gateway.Deps{Agents: conn, NATS: nc, JS: js, Metrics: tel.Handler(), Logger: logger}
+	if c.ProvisioningAddr != "" {
+		pconn, err := grpc.NewClient(c.ProvisioningAddr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		if err != nil {
+			return fmt.Errorf("dial provisioning at %s: %w", c.ProvisioningAddr, err)
+		}
+		defer pconn.Close()
+		deps.Provisioning = pconn
+	}
+	gw, err := gateway.New(ctx, c.Gateway, deps)
 	if err != nil {
 		return err
 	}

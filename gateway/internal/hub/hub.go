@@ -304,7 +304,7 @@ func (h *Hub) kickLocked(c *client) {
 	}
 }
 
-var topicPattern = regexp.MustCompile(`^(\*|[a-z][a-z0-9_-]{0,62}(/[A-Za-z0-9._-]{1,128})?)$`)
+var topicPattern = regexp.MustCompile(`^(\*|[a-zA-Z][a-zA-Z0-9_-]{0,62}(/[A-Za-z0-9._-]{1,128})?)$`)
 
 // ErrTooManyTopics is returned when a client subscribes past the limit.
 var ErrTooManyTopics = errors.New("too many topics")

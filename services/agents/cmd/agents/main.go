@@ -15,7 +15,10 @@ import (
 	"syscall"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/platformportal/portal/platform/buildinfo"
@@ -32,6 +35,9 @@ import (
 type cfg struct {
 	GRPCAddr    string `env:"AGENTS_GRPC_ADDR, default=:9091"`
 	MetricsAddr string `env:"AGENTS_METRICS_ADDR, default=:9464"`
+	// ProvisioningTarget is the provisioning service's gRPC address; without
+	// it, actions only move agents' states (a registry without a runtime).
+	ProvisioningTarget string `env:"PROVISIONING_GRPC_TARGET"`
 	Log         config.Log
 	Postgres    config.Postgres
 	NATS        config.NATS
@@ -100,7 +106,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 
-	svc, err := agents.New(pool, js, logger)
+	var prov *grpc.ClientConn
+	if c.ProvisioningTarget != "" {
+		prov, err = grpc.NewClient(c.ProvisioningTarget, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		if err != nil {
+			return fmt.Errorf("dial provisioning at %s: %w", c.ProvisioningTarget, err)
+		}
+		defer prov.Close()
+	} else {
+		logger.Warn("PROVISIONING_GRPC_TARGET is not set: lifecycle actions will only move agents' states")
+	}
+	var provConn grpc.ClientConnInterface
+	if prov != nil {
+		provConn = prov
+	}
+	svc, err := agents.New(pool, js, logger, provConn)
 	if err != nil {
 		return err
 	}
@@ -126,6 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis, c.Shutdown.Timeout) })
 	g.Go(func() error { return svc.RunRelay(gctx) })
+	g.Go(func() error { return svc.RunOperations(gctx) })
 	g.Go(func() error { return httpserver.Serve(gctx, mlis, mux, c.Shutdown.Timeout) })
 	err = g.Wait()
 	// A last pass for what the final requests committed; the rest is published

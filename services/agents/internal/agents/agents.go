@@ -93,6 +93,89 @@ type Agent struct {
 	Revision   int64
 	CreateTime time.Time
 	UpdateTime time.Time
+	Runtime    RuntimeSpec
+	// Error explains the last failure; nil once an action succeeds again.
+	Error *Failure
+	// PendingOperation is the id of the operation in progress, "" when none.
+	PendingOperation string
+	// PreviousConfig is the config before its last change, for rolling back.
+	PreviousConfig map[string]any
+}
+
+// RuntimeSpec is how an agent's workload runs.
+type RuntimeSpec struct {
+	Driver      string `json:"driver,omitempty"`
+	Replicas    int    `json:"replicas,omitempty"`
+	Image       string `json:"image,omitempty"`
+	CPUMillis   int64  `json:"cpuMillis,omitempty"`
+	MemoryBytes int64  `json:"memoryBytes,omitempty"`
+}
+
+// Failure explains why an agent failed and what to do about it.
+type Failure struct {
+	Class         string            `json:"class"`
+	Code          string            `json:"code"`
+	Message       string            `json:"message"`
+	ProbableCause string            `json:"probableCause"`
+	Suggestions   []Suggestion      `json:"suggestions"`
+	Details       map[string]string `json:"details,omitempty"`
+	Time          time.Time         `json:"time"`
+	Action        Action            `json:"action"`
+}
+
+// Suggestion is something to do about a failure.
+type Suggestion struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	// Action is the lifecycle action it runs, "" for one that only looks.
+	Action Action `json:"action,omitempty"`
+	// Link is a REST path to read more.
+	Link string `json:"link,omitempty"`
+	// RollbackConfig restores the previous config before Action.
+	RollbackConfig bool `json:"rollbackConfig,omitempty"`
+}
+
+// OperationStatus is where an operation stands.
+type OperationStatus string
+
+// Operation statuses.
+const (
+	OperationRunning   OperationStatus = "RUNNING"
+	OperationSucceeded OperationStatus = "SUCCEEDED"
+	OperationFailed    OperationStatus = "FAILED"
+)
+
+// Operation is a lifecycle action being carried out by the runtime.
+type Operation struct {
+	ID         string
+	AgentID    uuid.UUID
+	Action     Action
+	Status     OperationStatus
+	Actor      string
+	Reason     string
+	From       State
+	Target     State
+	Error      *Failure
+	CreateTime time.Time
+	DoneTime   time.Time
+}
+
+// RuntimeError is a classified failure reported by the runtime.
+type RuntimeError struct {
+	Class   string
+	Code    string
+	Message string
+	Details map[string]string
+}
+
+func (e *RuntimeError) Error() string { return e.Message }
+
+// Runtime does the work behind lifecycle actions (the provisioning service).
+type Runtime interface {
+	// Apply carries out action for a, returning when it is done (for start:
+	// when the agent is ready). A *RuntimeError explains a known failure.
+	Apply(ctx context.Context, a *Agent, action Action) error
 }
 
 // ETag is the agent's current etag.
@@ -150,6 +233,8 @@ type Change struct {
 	Fields []string
 	// Delete removes the agent.
 	Delete bool
+	// Operation, when set, is created or updated (by its ID).
+	Operation *Operation
 }
 
 // Store keeps agents, their history and their events, changing all three in
@@ -169,4 +254,9 @@ type Store interface {
 	// History returns up to limit transitions of an agent after sequence.
 	// NotFound when the agent does not exist.
 	History(ctx context.Context, id uuid.UUID, after int64, limit int) ([]*Transition, error)
+	// GetOperation returns an operation. NotFound when there is none.
+	GetOperation(ctx context.Context, id string) (*Operation, error)
+	// RunningOperations lists operations still in progress, oldest first.
+	RunningOperations(ctx context.Context) ([]*Operation, error)
+	BulkStore
 }

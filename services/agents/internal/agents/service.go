@@ -3,6 +3,9 @@ package agents
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,18 +22,32 @@ import (
 const MaxConfigBytes = 64 << 10
 
 // UpdatableFields are the fields UpdateAgent may change.
-var UpdatableFields = []string{"display_name", "description", "tier", "version", "config", "labels", "owner"}
+var UpdatableFields = []string{"display_name", "description", "tier", "version", "config", "labels", "owner", "runtime",
+	"runtime.driver", "runtime.replicas", "runtime.image", "runtime.cpu_millis", "runtime.memory_bytes"}
 
 // Service applies the registry's rules on top of a Store.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store   Store
+	runtime Runtime
+	now     func() time.Time
+	logger  *slog.Logger
+
+	// bg is the context operations run in: the service's lifetime, not the
+	// request's, since an action outlives the call that started it.
+	bg  context.Context
+	ops sync.WaitGroup
 }
 
-// NewService returns a Service over store.
-func NewService(store Store) *Service {
+// NewService returns a Service over store. With a nil runtime, actions only
+// move the state (a registry without a runtime, as in tests of the rules);
+// with one, each action is an operation the runtime carries out.
+func NewService(store Store, runtime Runtime, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	// Microseconds: what PostgreSQL keeps, so a value read back equals the one written.
-	return &Service{store: store, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	return &Service{store: store, runtime: runtime, logger: logger, bg: context.Background(),
+		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
 // Create registers a in the DRAFT state.
@@ -124,10 +141,23 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, etag string, patch *
 			case "version":
 				a.Version = patch.Version
 			case "config":
+				a.PreviousConfig = a.Config
 				a.Config = maps.Clone(patch.Config)
 				if a.Config == nil {
 					a.Config = map[string]any{}
 				}
+			case "runtime":
+				a.Runtime = patch.Runtime
+			case "runtime.driver":
+				a.Runtime.Driver = patch.Runtime.Driver
+			case "runtime.replicas":
+				a.Runtime.Replicas = patch.Runtime.Replicas
+			case "runtime.image":
+				a.Runtime.Image = patch.Runtime.Image
+			case "runtime.cpu_millis":
+				a.Runtime.CPUMillis = patch.Runtime.CPUMillis
+			case "runtime.memory_bytes":
+				a.Runtime.MemoryBytes = patch.Runtime.MemoryBytes
 			case "labels":
 				a.Labels = maps.Clone(patch.Labels)
 				if a.Labels == nil {
@@ -169,44 +199,226 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID, etag string) error {
 }
 
 // Act applies a lifecycle action to agent id. A non-empty etag must be the
-// agent's current one.
-func (s *Service) Act(ctx context.Context, id uuid.UUID, action Action, etag, reason string) (*Agent, *Transition, error) {
-	a, t, err := s.store.Mutate(ctx, id, func(a *Agent) (*Change, error) {
+// agent's current one. Without a runtime the transition happens at once and
+// is returned; with one, an operation is returned at once and the transition
+// happens when the runtime has done the work (or the agent goes to ERRORED).
+func (s *Service) Act(ctx context.Context, id uuid.UUID, action Action, etag, reason string) (*Agent, *Transition, *Operation, error) {
+	if s.runtime == nil {
+		a, t, err := s.store.Mutate(ctx, id, func(a *Agent) (*Change, error) {
+			if err := checkETag(a, etag); err != nil {
+				return nil, err
+			}
+			to, err := Next(a.State, action)
+			if err != nil {
+				return nil, err
+			}
+			now := s.now()
+			t := &Transition{AgentID: a.ID, From: a.State, To: to, Action: action, Actor: actor.From(ctx), Reason: reason, Time: now}
+			a.State, a.StateReason, a.Error = to, reason, nil
+			a.Revision++
+			a.UpdateTime = now
+			return &Change{Transition: t}, nil
+		})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s agent %s: %w", action, id, err)
+		}
+		return a, t, nil, nil
+	}
+	var op *Operation
+	a, _, err := s.store.Mutate(ctx, id, func(a *Agent) (*Change, error) {
 		if err := checkETag(a, etag); err != nil {
 			return nil, err
+		}
+		if a.PendingOperation != "" {
+			return nil, errs.E(errs.FailedPrecondition, "OPERATION_IN_PROGRESS",
+				"agent %s is busy: operation %s is in progress; wait for it to finish", a.Name, a.PendingOperation).
+				With("operation", a.PendingOperation).With("current_state", string(a.State))
 		}
 		to, err := Next(a.State, action)
 		if err != nil {
 			return nil, err
 		}
+		opID, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
 		now := s.now()
-		t := &Transition{AgentID: a.ID, From: a.State, To: to, Action: action, Actor: actor.From(ctx), Reason: reason, Time: now}
-		a.State, a.StateReason = to, reason
+		op = &Operation{ID: opID.String(), AgentID: a.ID, Action: action, Status: OperationRunning, Actor: actor.From(ctx),
+			Reason: reason, From: a.State, Target: to, CreateTime: now}
+		a.PendingOperation = op.ID
 		a.Revision++
 		a.UpdateTime = now
-		return &Change{Transition: t}, nil
+		return &Change{Operation: op}, nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s agent %s: %w", action, id, err)
+		return nil, nil, nil, fmt.Errorf("%s agent %s: %w", action, id, err)
 	}
-	return a, t, nil
+	s.ops.Add(1)
+	go func() {
+		defer s.ops.Done()
+		s.execute(s.bg, op)
+	}()
+	return a, nil, op, nil
 }
 
-// Fail records a failure the platform observed: the agent goes to ERRORED with
-// reason. metadata carries the failure's details into the history.
-func (s *Service) Fail(ctx context.Context, id uuid.UUID, reason string, metadata map[string]string) (*Agent, *Transition, error) {
+// RunOperations sets the context operations run in, resumes the operations
+// a previous process left unfinished (the runtime's calls are idempotent),
+// and waits, when ctx ends, for those in flight.
+func (s *Service) RunOperations(ctx context.Context) error {
+	s.bg = ctx
+	ops, err := s.store.RunningOperations(ctx)
+	if err != nil {
+		return fmt.Errorf("resume operations: %w", err)
+	}
+	for _, op := range ops {
+		s.logger.Info("resuming operation", "operation", op.ID, "agent_id", op.AgentID, "action", op.Action)
+		s.ops.Add(1)
+		go func() {
+			defer s.ops.Done()
+			s.execute(ctx, op)
+		}()
+	}
+	<-ctx.Done()
+	s.ops.Wait()
+	return nil
+}
+
+// WaitOperations waits for the operations in flight (tests, shutdown).
+func (s *Service) WaitOperations() { s.ops.Wait() }
+
+// execute has the runtime carry out op, then records the outcome.
+func (s *Service) execute(ctx context.Context, op *Operation) {
+	a, err := s.store.Get(ctx, op.AgentID)
+	if err != nil {
+		s.logger.Error("operation lost its agent", "operation", op.ID, "error", err)
+		return
+	}
+	applyErr := s.runtime.Apply(ctx, a, op.Action)
+	if ctx.Err() != nil {
+		return // shutting down: the operation resumes at the next start
+	}
+	if err := s.finish(context.WithoutCancel(ctx), op, applyErr); err != nil {
+		s.logger.Error("operation outcome not recorded", "operation", op.ID, "error", err)
+	}
+}
+
+var errFinished = errors.New("operation already finished")
+
+// finish moves the agent to the operation's target state, or to ERRORED with
+// the failure explained, and closes the operation.
+func (s *Service) finish(ctx context.Context, op *Operation, applyErr error) error {
+	_, _, err := s.store.Mutate(ctx, op.AgentID, func(a *Agent) (*Change, error) {
+		if a.PendingOperation != op.ID {
+			return nil, errFinished
+		}
+		now := s.now()
+		t := &Transition{AgentID: a.ID, From: a.State, Action: op.Action, Actor: op.Actor, Reason: op.Reason, Time: now}
+		if applyErr == nil {
+			t.To = op.Target
+			a.State, a.StateReason, a.Error = op.Target, op.Reason, nil
+			op.Status = OperationSucceeded
+		} else {
+			f := explain(a, op.Action, applyErr, now)
+			t.To, t.Reason = Errored, f.Message
+			t.Metadata = map[string]string{"class": f.Class, "code": f.Code, "operation": op.ID}
+			a.State, a.StateReason, a.Error = Errored, f.Message, f
+			op.Status, op.Error = OperationFailed, f
+		}
+		op.DoneTime = now
+		a.PendingOperation = ""
+		a.Revision++
+		a.UpdateTime = now
+		return &Change{Transition: t, Operation: op}, nil
+	})
+	if errors.Is(err, errFinished) {
+		return nil
+	}
+	return err
+}
+
+// GetOperation returns an operation.
+func (s *Service) GetOperation(ctx context.Context, id string) (*Operation, error) {
+	op, err := s.store.GetOperation(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get operation %s: %w", id, err)
+	}
+	return op, nil
+}
+
+// ExecuteSuggestion carries out one of the suggestions of the agent's current
+// error.
+func (s *Service) ExecuteSuggestion(ctx context.Context, id uuid.UUID, suggestionID, etag string) (*Agent, *Operation, error) {
+	a, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get agent %s: %w", id, err)
+	}
+	if err := checkETag(a, etag); err != nil {
+		return nil, nil, err
+	}
+	if a.Error == nil {
+		return nil, nil, errs.E(errs.FailedPrecondition, "NO_ERROR", "agent %s has no error to act on", a.Name)
+	}
+	var sug *Suggestion
+	for i := range a.Error.Suggestions {
+		if a.Error.Suggestions[i].ID == suggestionID {
+			sug = &a.Error.Suggestions[i]
+		}
+	}
+	if sug == nil {
+		ids := make([]string, len(a.Error.Suggestions))
+		for i, x := range a.Error.Suggestions {
+			ids[i] = x.ID
+		}
+		return nil, nil, errs.InvalidField("suggestion_id", "%q is not a suggestion for this error; it has: %s", suggestionID, strings.Join(ids, ", "))
+	}
+	if sug.Action == "" {
+		return nil, nil, errs.E(errs.FailedPrecondition, "NOTHING_TO_EXECUTE",
+			"suggestion %q only points to %s; there is nothing to execute", sug.ID, sug.Link)
+	}
+	reason := "suggested action: " + sug.Title
+	if sug.RollbackConfig {
+		if a.PreviousConfig == nil {
+			return nil, nil, errs.E(errs.FailedPrecondition, "NO_PREVIOUS_CONFIG", "agent %s has no earlier config to roll back to", a.Name)
+		}
+		if a, err = s.Update(ctx, id, a.ETag(), &Agent{Config: a.PreviousConfig}, []string{"config"}); err != nil {
+			return nil, nil, err
+		}
+	}
+	a, _, op, err := s.Act(ctx, id, sug.Action, a.ETag(), reason)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, op, nil
+}
+
+// Fail records a failure the platform observed outside an operation (a
+// running agent that started crash-looping): the agent goes to ERRORED with
+// the failure explained. An agent with an operation in progress is left to
+// it, and the same failure is not recorded twice.
+func (s *Service) Fail(ctx context.Context, id uuid.UUID, failure error) (*Agent, *Transition, error) {
 	a, t, err := s.store.Mutate(ctx, id, func(a *Agent) (*Change, error) {
+		if a.PendingOperation != "" {
+			return nil, errFinished
+		}
 		to, err := Next(a.State, Fail)
 		if err != nil {
 			return nil, err
 		}
 		now := s.now()
-		t := &Transition{AgentID: a.ID, From: a.State, To: to, Action: Fail, Actor: actor.System, Reason: reason, Time: now, Metadata: metadata}
-		a.State, a.StateReason = to, reason
+		f := explain(a, Fail, failure, now)
+		if a.State == Errored && a.Error != nil && a.Error.Code == f.Code {
+			return nil, errFinished
+		}
+		t := &Transition{AgentID: a.ID, From: a.State, To: to, Action: Fail, Actor: actor.System, Reason: f.Message, Time: now,
+			Metadata: map[string]string{"class": f.Class, "code": f.Code}}
+		a.State, a.StateReason, a.Error = to, f.Message, f
 		a.Revision++
 		a.UpdateTime = now
 		return &Change{Transition: t}, nil
 	})
+	if errors.Is(err, errFinished) {
+		return nil, nil, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("record failure of agent %s: %w", id, err)
 	}

@@ -33,9 +33,10 @@ var (
 		agents.TierDevelopment: agentsv1.AgentTier_AGENT_TIER_DEVELOPMENT, agents.TierStandard: agentsv1.AgentTier_AGENT_TIER_STANDARD,
 		agents.TierCritical: agentsv1.AgentTier_AGENT_TIER_CRITICAL,
 	}
-	stateFromProto = invert(stateToProto)
-	kindFromProto  = invert(kindToProto)
-	tierFromProto  = invert(tierToProto)
+	stateFromProto  = invert(stateToProto)
+	actionFromProto = invert(actionToProto)
+	kindFromProto   = invert(kindToProto)
+	tierFromProto   = invert(tierToProto)
 )
 
 func invert[K, V comparable](m map[K]V) map[V]K {
@@ -70,7 +71,40 @@ func AgentToProto(a *agents.Agent) *agentsv1.Agent {
 		Etag:        a.ETag(),
 		CreateTime:  timestamppb.New(a.CreateTime),
 		UpdateTime:  timestamppb.New(a.UpdateTime),
+		Runtime: &agentsv1.Runtime{Driver: a.Runtime.Driver, Replicas: int32(a.Runtime.Replicas), Image: a.Runtime.Image,
+			CpuMillis: a.Runtime.CPUMillis, MemoryBytes: a.Runtime.MemoryBytes},
+		Error:            FailureToProto(a.Error),
+		PendingOperation: a.PendingOperation,
 	}
+}
+
+// FailureToProto converts an explained failure.
+func FailureToProto(f *agents.Failure) *agentsv1.AgentError {
+	if f == nil {
+		return nil
+	}
+	p := &agentsv1.AgentError{Class: f.Class, Code: f.Code, Message: f.Message, ProbableCause: f.ProbableCause,
+		Details: maps.Clone(f.Details), Time: timestamppb.New(f.Time), Action: actionToProto[f.Action]}
+	for _, s := range f.Suggestions {
+		p.SuggestedActions = append(p.SuggestedActions, &agentsv1.SuggestedAction{Id: s.ID, Title: s.Title,
+			Description: s.Description, Action: actionToProto[s.Action], Link: s.Link})
+	}
+	return p
+}
+
+// OperationToProto converts an operation.
+func OperationToProto(op *agents.Operation) *agentsv1.Operation {
+	if op == nil {
+		return nil
+	}
+	p := &agentsv1.Operation{Id: op.ID, AgentId: op.AgentID.String(), Action: actionToProto[op.Action],
+		Status: agentsv1.OperationStatus(agentsv1.OperationStatus_value["OPERATION_STATUS_"+string(op.Status)]),
+		Actor:  op.Actor, Reason: op.Reason, FromState: stateToProto[op.From], TargetState: stateToProto[op.Target],
+		Error: FailureToProto(op.Error), CreateTime: timestamppb.New(op.CreateTime)}
+	if !op.DoneTime.IsZero() {
+		p.DoneTime = timestamppb.New(op.DoneTime)
+	}
+	return p
 }
 
 // agentFromProto converts the writable fields of a request's agent.
@@ -87,6 +121,10 @@ func agentFromProto(p *agentsv1.Agent) *agents.Agent {
 	}
 	if p.GetConfig() != nil {
 		a.Config = p.GetConfig().AsMap()
+	}
+	if r := p.GetRuntime(); r != nil {
+		a.Runtime = agents.RuntimeSpec{Driver: r.GetDriver(), Replicas: int(r.GetReplicas()), Image: r.GetImage(),
+			CPUMillis: r.GetCpuMillis(), MemoryBytes: r.GetMemoryBytes()}
 	}
 	return a
 }
@@ -107,4 +145,31 @@ func TransitionToProto(t *agents.Transition) *agentsv1.StateTransition {
 		Time:      timestamppb.New(t.Time),
 		Metadata:  maps.Clone(t.Metadata),
 	}
+}
+
+// BulkToProto converts a bulk operation; results are left out when brief.
+func BulkToProto(b *agents.BulkOperation, brief bool) *agentsv1.BulkOperation {
+	p := &agentsv1.BulkOperation{Id: b.ID, Action: actionToProto[b.Action],
+		Status:      agentsv1.BulkStatus(agentsv1.BulkStatus_value["BULK_STATUS_"+string(b.Status)]),
+		Parallelism: int32(b.Parallelism), RollbackThreshold: b.RollbackThreshold, Total: int32(len(b.Results)),
+		Succeeded: int32(b.Succeeded), Failed: int32(b.Failed), Skipped: int32(b.Skipped), RolledBack: b.RolledBack,
+		Actor: b.Actor, CreateTime: timestamppb.New(b.CreateTime)}
+	if !b.DoneTime.IsZero() {
+		p.DoneTime = timestamppb.New(b.DoneTime)
+	}
+	if !brief {
+		for i := range b.Results {
+			p.Results = append(p.Results, BulkResultToProto(&b.Results[i]))
+		}
+	}
+	return p
+}
+
+// BulkResultToProto converts one agent's result.
+func BulkResultToProto(r *agents.BulkResult) *agentsv1.BulkResult {
+	if r == nil {
+		return nil
+	}
+	return &agentsv1.BulkResult{AgentId: r.AgentID.String(), Name: r.Name, Outcome: r.Outcome, Reason: r.Reason,
+		FromState: stateToProto[r.From], ToState: stateToProto[r.To], OperationId: r.OperationID}
 }

@@ -51,3 +51,30 @@ func (Events) StateChanged(a *agents.Agent, t *agents.Transition) outbox.Event {
 	return outbox.Event{Subject: SubjectStateChanged, Source: Source, Resource: Resource(a), Time: t.Time,
 		Payload: &agentsv1.AgentStateChanged{Agent: AgentToProto(a), Transition: TransitionToProto(t)}}
 }
+
+// SubjectOperationChanged is where operation progress is published.
+var SubjectOperationChanged = events.Subject("agents", "operation_changed")
+
+// OperationChanged is OperationChanged.
+func (Events) OperationChanged(op *agents.Operation) outbox.Event {
+	t := op.CreateTime
+	if !op.DoneTime.IsZero() {
+		t = op.DoneTime
+	}
+	return outbox.Event{Subject: SubjectOperationChanged, Source: Source, Resource: "agents/" + op.AgentID.String(), Time: t,
+		Payload: &agentsv1.OperationChanged{Operation: OperationToProto(op)}}
+}
+
+// SubjectBulkProgress is where bulk operations report.
+var SubjectBulkProgress = events.Subject("agents", "bulk_progress")
+
+// BulkProgress is BulkOperationProgress; its resource is the bulk operation,
+// so a client follows one with the topic "bulkOperations/<id>".
+func (Events) BulkProgress(b *agents.BulkOperation, r *agents.BulkResult) outbox.Event {
+	t := b.CreateTime
+	if !b.DoneTime.IsZero() {
+		t = b.DoneTime
+	}
+	return outbox.Event{Subject: SubjectBulkProgress, Source: Source, Resource: "bulkOperations/" + b.ID, Time: t,
+		Payload: &agentsv1.BulkOperationProgress{BulkOperation: BulkToProto(b, true), Result: BulkResultToProto(r)}}
+}

@@ -66,19 +66,9 @@ type listToken struct {
 
 // ListAgents implements agentsv1.AgentServiceServer.
 func (s *Server) ListAgents(ctx context.Context, req *agentsv1.ListAgentsRequest) (*agentsv1.ListAgentsResponse, error) {
-	f := agents.Filter{Query: req.GetQuery()}
-	for _, st := range req.GetStates() {
-		f.States = append(f.States, stateFromProto[st])
-	}
-	for _, k := range req.GetKinds() {
-		f.Kinds = append(f.Kinds, kindFromProto[k])
-	}
-	if sel := req.GetLabelSelector(); sel != "" {
-		f.Labels = map[string]string{}
-		for _, kv := range strings.Split(sel, ",") {
-			k, v, _ := strings.Cut(kv, "=") // the proto's pattern guarantees the form
-			f.Labels[k] = v
-		}
+	f, err := filterFrom(req.GetStates(), req.GetKinds(), req.GetLabelSelector(), req.GetQuery())
+	if err != nil {
+		return nil, err
 	}
 	o := agents.Order{Field: "create_time", Desc: true}
 	if ob := req.GetOrderBy(); ob != "" {
@@ -127,7 +117,16 @@ func (s *Server) UpdateAgent(ctx context.Context, req *agentsv1.UpdateAgentReque
 	for _, p := range paths {
 		// id and etag identify the agent and its version; over REST the gateway
 		// infers the mask from the body, which carries them.
-		if f := camelToSnake(p); f != "id" && f != "etag" {
+		f := camelToSnake(p)
+		if f == "id" || f == "etag" {
+			continue
+		}
+		// A REST body's nested keys arrive as nested paths: config and labels
+		// are replaced whole, runtime field by field.
+		if top, _, ok := strings.Cut(f, "."); ok && (top == "config" || top == "labels") {
+			f = top
+		}
+		if !slices.Contains(fields, f) {
 			fields = append(fields, f)
 		}
 	}
@@ -157,88 +156,145 @@ type actionRequest interface {
 	GetReason() string
 }
 
-func (s *Server) act(ctx context.Context, action agents.Action, req actionRequest) (*agentsv1.Agent, *agentsv1.StateTransition, error) {
+func (s *Server) act(ctx context.Context, action agents.Action, req actionRequest) (*agentsv1.Agent, *agentsv1.StateTransition, *agentsv1.Operation, error) {
 	id, err := parseID("id", req.GetId())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	a, t, err := s.svc.Act(ctx, id, action, req.GetEtag(), req.GetReason())
+	a, t, op, err := s.svc.Act(ctx, id, action, req.GetEtag(), req.GetReason())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return AgentToProto(a), TransitionToProto(t), nil
+	return AgentToProto(a), TransitionToProto(t), OperationToProto(op), nil
 }
 
 // ProvisionAgent implements agentsv1.AgentServiceServer.
 func (s *Server) ProvisionAgent(ctx context.Context, req *agentsv1.ProvisionAgentRequest) (*agentsv1.ProvisionAgentResponse, error) {
-	a, t, err := s.act(ctx, agents.Provision, req)
+	a, t, op, err := s.act(ctx, agents.Provision, req)
 	if err != nil {
 		return nil, err
 	}
-	return &agentsv1.ProvisionAgentResponse{Agent: a, Transition: t}, nil
+	return &agentsv1.ProvisionAgentResponse{Agent: a, Transition: t, Operation: op}, nil
 }
 
 // DeployAgent implements agentsv1.AgentServiceServer.
 func (s *Server) DeployAgent(ctx context.Context, req *agentsv1.DeployAgentRequest) (*agentsv1.DeployAgentResponse, error) {
-	a, t, err := s.act(ctx, agents.Deploy, req)
+	a, t, op, err := s.act(ctx, agents.Deploy, req)
 	if err != nil {
 		return nil, err
 	}
-	return &agentsv1.DeployAgentResponse{Agent: a, Transition: t}, nil
+	return &agentsv1.DeployAgentResponse{Agent: a, Transition: t, Operation: op}, nil
 }
 
 // StartAgent implements agentsv1.AgentServiceServer.
 func (s *Server) StartAgent(ctx context.Context, req *agentsv1.StartAgentRequest) (*agentsv1.StartAgentResponse, error) {
-	a, t, err := s.act(ctx, agents.Start, req)
+	a, t, op, err := s.act(ctx, agents.Start, req)
 	if err != nil {
 		return nil, err
 	}
-	return &agentsv1.StartAgentResponse{Agent: a, Transition: t}, nil
+	return &agentsv1.StartAgentResponse{Agent: a, Transition: t, Operation: op}, nil
 }
 
 // StopAgent implements agentsv1.AgentServiceServer.
 func (s *Server) StopAgent(ctx context.Context, req *agentsv1.StopAgentRequest) (*agentsv1.StopAgentResponse, error) {
-	a, t, err := s.act(ctx, agents.Stop, req)
+	a, t, op, err := s.act(ctx, agents.Stop, req)
 	if err != nil {
 		return nil, err
 	}
-	return &agentsv1.StopAgentResponse{Agent: a, Transition: t}, nil
+	return &agentsv1.StopAgentResponse{Agent: a, Transition: t, Operation: op}, nil
 }
 
 // SuspendAgent implements agentsv1.AgentServiceServer.
 func (s *Server) SuspendAgent(ctx context.Context, req *agentsv1.SuspendAgentRequest) (*agentsv1.SuspendAgentResponse, error) {
-	a, t, err := s.act(ctx, agents.Suspend, req)
+	a, t, op, err := s.act(ctx, agents.Suspend, req)
 	if err != nil {
 		return nil, err
 	}
-	return &agentsv1.SuspendAgentResponse{Agent: a, Transition: t}, nil
+	return &agentsv1.SuspendAgentResponse{Agent: a, Transition: t, Operation: op}, nil
 }
 
 // ResumeAgent implements agentsv1.AgentServiceServer.
 func (s *Server) ResumeAgent(ctx context.Context, req *agentsv1.ResumeAgentRequest) (*agentsv1.ResumeAgentResponse, error) {
-	a, t, err := s.act(ctx, agents.Resume, req)
+	a, t, op, err := s.act(ctx, agents.Resume, req)
 	if err != nil {
 		return nil, err
 	}
-	return &agentsv1.ResumeAgentResponse{Agent: a, Transition: t}, nil
+	return &agentsv1.ResumeAgentResponse{Agent: a, Transition: t, Operation: op}, nil
 }
 
 // RestartAgent implements agentsv1.AgentServiceServer.
 func (s *Server) RestartAgent(ctx context.Context, req *agentsv1.RestartAgentRequest) (*agentsv1.RestartAgentResponse, error) {
-	a, t, err := s.act(ctx, agents.Restart, req)
+	a, t, op, err := s.act(ctx, agents.Restart, req)
 	if err != nil {
 		return nil, err
 	}
-	return &agentsv1.RestartAgentResponse{Agent: a, Transition: t}, nil
+	return &agentsv1.RestartAgentResponse{Agent: a, Transition: t, Operation: op}, nil
 }
 
 // RevokeAgent implements agentsv1.AgentServiceServer.
 func (s *Server) RevokeAgent(ctx context.Context, req *agentsv1.RevokeAgentRequest) (*agentsv1.RevokeAgentResponse, error) {
-	a, t, err := s.act(ctx, agents.Revoke, req)
+	a, t, op, err := s.act(ctx, agents.Revoke, req)
 	if err != nil {
 		return nil, err
 	}
-	return &agentsv1.RevokeAgentResponse{Agent: a, Transition: t}, nil
+	return &agentsv1.RevokeAgentResponse{Agent: a, Transition: t, Operation: op}, nil
+}
+
+// BulkAgentAction implements agentsv1.AgentServiceServer.
+func (s *Server) BulkAgentAction(ctx context.Context, req *agentsv1.BulkAgentActionRequest) (*agentsv1.BulkAgentActionResponse, error) {
+	br := agents.BulkRequest{Action: actionFromProto[req.GetAction()], Parallelism: int(req.GetParallelism()),
+		RollbackThreshold: req.GetRollbackThreshold(), Reason: req.GetReason()}
+	for _, id := range req.GetAgentIds() {
+		u, err := parseID("agent_ids", id)
+		if err != nil {
+			return nil, err
+		}
+		br.IDs = append(br.IDs, u)
+	}
+	f, err := filterFrom(req.GetStates(), req.GetKinds(), req.GetLabelSelector(), req.GetQuery())
+	if err != nil {
+		return nil, err
+	}
+	if len(br.IDs) > 0 && (len(f.States) > 0 || len(f.Kinds) > 0 || len(f.Labels) > 0 || f.Query != "") {
+		return nil, errs.InvalidField("agent_ids", "name agents or give a filter, not both")
+	}
+	br.Filter = f
+	b, err := s.svc.Bulk(ctx, br)
+	if err != nil {
+		return nil, err
+	}
+	return &agentsv1.BulkAgentActionResponse{BulkOperation: BulkToProto(b, false)}, nil
+}
+
+// GetBulkOperation implements agentsv1.AgentServiceServer.
+func (s *Server) GetBulkOperation(ctx context.Context, req *agentsv1.GetBulkOperationRequest) (*agentsv1.GetBulkOperationResponse, error) {
+	b, err := s.svc.GetBulk(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &agentsv1.GetBulkOperationResponse{BulkOperation: BulkToProto(b, false)}, nil
+}
+
+// GetOperation implements agentsv1.AgentServiceServer.
+func (s *Server) GetOperation(ctx context.Context, req *agentsv1.GetOperationRequest) (*agentsv1.GetOperationResponse, error) {
+	op, err := s.svc.GetOperation(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &agentsv1.GetOperationResponse{Operation: OperationToProto(op)}, nil
+}
+
+// ExecuteSuggestedAction implements agentsv1.AgentServiceServer.
+func (s *Server) ExecuteSuggestedAction(ctx context.Context, req *agentsv1.ExecuteSuggestedActionRequest) (*agentsv1.ExecuteSuggestedActionResponse, error) {
+	id, err := parseID("id", req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	a, op, err := s.svc.ExecuteSuggestion(ctx, id, req.GetSuggestionId(), req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return &agentsv1.ExecuteSuggestedActionResponse{Agent: AgentToProto(a), Operation: OperationToProto(op)}, nil
 }
 
 type historyToken struct {
@@ -280,6 +336,24 @@ func (s *Server) ListStateHistory(ctx context.Context, req *agentsv1.ListStateHi
 		resp.Transitions = append(resp.Transitions, TransitionToProto(t))
 	}
 	return resp, nil
+}
+
+func filterFrom(states []agentsv1.AgentState, kinds []agentsv1.AgentKind, selector, query string) (agents.Filter, error) {
+	f := agents.Filter{Query: query}
+	for _, st := range states {
+		f.States = append(f.States, stateFromProto[st])
+	}
+	for _, k := range kinds {
+		f.Kinds = append(f.Kinds, kindFromProto[k])
+	}
+	if selector != "" {
+		f.Labels = map[string]string{}
+		for _, kv := range strings.Split(selector, ",") {
+			k, v, _ := strings.Cut(kv, "=") // the proto's pattern guarantees the form
+			f.Labels[k] = v
+		}
+	}
+	return f, nil
 }
 
 func parseID(field, s string) (uuid.UUID, error) {

@@ -46,6 +46,8 @@ type Events interface {
 	Updated(ctx context.Context, a *agents.Agent, fields []string) outbox.Event
 	Deleted(ctx context.Context, a *agents.Agent) outbox.Event
 	StateChanged(a *agents.Agent, t *agents.Transition) outbox.Event
+	OperationChanged(op *agents.Operation) outbox.Event
+	BulkProgress(b *agents.BulkOperation, r *agents.BulkResult) outbox.Event
 }
 
 // Store is the PostgreSQL agents.Store.
@@ -63,7 +65,7 @@ func New(pool *pgxpool.Pool, ob *outbox.Outbox, ev Events) *Store {
 }
 
 const agentColumns = `id, name, display_name, description, kind, tier, version, config, labels, owner, creator,
-	state, state_reason, revision, create_time, update_time`
+	state, state_reason, revision, create_time, update_time, runtime, error, pending_operation, previous_config`
 
 type agentRow struct {
 	ID          uuid.UUID
@@ -82,13 +84,18 @@ type agentRow struct {
 	Revision    int64
 	CreateTime  time.Time
 	UpdateTime  time.Time
+	Runtime     agents.RuntimeSpec
+	Error       *agents.Failure
+	Pending     string
+	Previous    map[string]any
 }
 
 // scanAgent scans agentColumns, then any extra columns into extra.
 func scanAgent(row pgx.Row, extra ...any) (*agents.Agent, error) {
 	var r agentRow
 	err := row.Scan(append([]any{&r.ID, &r.Name, &r.DisplayName, &r.Description, &r.Kind, &r.Tier, &r.Version, &r.Config, &r.Labels,
-		&r.Owner, &r.Creator, &r.State, &r.StateReason, &r.Revision, &r.CreateTime, &r.UpdateTime}, extra...)...)
+		&r.Owner, &r.Creator, &r.State, &r.StateReason, &r.Revision, &r.CreateTime, &r.UpdateTime,
+		&r.Runtime, &r.Error, &r.Pending, &r.Previous}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +104,7 @@ func scanAgent(row pgx.Row, extra ...any) (*agents.Agent, error) {
 		Kind: agents.Kind(r.Kind), Tier: agents.Tier(r.Tier), Version: r.Version, Config: r.Config, Labels: r.Labels,
 		Owner: r.Owner, Creator: r.Creator, State: agents.State(r.State), StateReason: r.StateReason,
 		Revision: r.Revision, CreateTime: r.CreateTime.UTC(), UpdateTime: r.UpdateTime.UTC(),
+		Runtime: r.Runtime, Error: r.Error, PendingOperation: r.Pending, PreviousConfig: r.Previous,
 	}, nil
 }
 
@@ -105,9 +113,9 @@ func (s *Store) Create(ctx context.Context, a *agents.Agent, t *agents.Transitio
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		b.Queue(`INSERT INTO agents.agents (`+agentColumns+`, history_seq)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NULL, '', NULL, 1)`,
 			a.ID, a.Name, a.DisplayName, a.Description, a.Kind, a.Tier, a.Version, a.Config, a.Labels, a.Owner, a.Creator,
-			a.State, a.StateReason, a.Revision, a.CreateTime, a.UpdateTime)
+			a.State, a.StateReason, a.Revision, a.CreateTime, a.UpdateTime, a.Runtime)
 		queueTransition(&b, t)
 		if _, err := s.outbox.Queue(ctx, &b, s.events.Created(a)); err != nil {
 			return err
@@ -241,31 +249,35 @@ func (s *Store) Mutate(ctx context.Context, id uuid.UUID, fn func(*agents.Agent)
 			return err
 		}
 		var b pgx.Batch
-		var ev outbox.Event
+		var evs []outbox.Event
 		switch {
 		case ch.Delete:
 			b.Queue(`DELETE FROM agents.agents WHERE id = $1`, id)
-			ev = s.events.Deleted(ctx, a)
+			evs = append(evs, s.events.Deleted(ctx, a))
 		default:
 			if t := ch.Transition; t != nil {
 				seq++
 				t.Sequence = seq
 				tr = t
-				ev = s.events.StateChanged(a, t)
-			} else {
-				ev = s.events.Updated(ctx, a, ch.Fields)
+				evs = append(evs, s.events.StateChanged(a, t))
+			} else if ch.Operation == nil || len(ch.Fields) > 0 {
+				evs = append(evs, s.events.Updated(ctx, a, ch.Fields))
 			}
 			b.Queue(`UPDATE agents.agents SET display_name = $2, description = $3, tier = $4, version = $5,
 					config = $6, labels = $7, owner = $8, state = $9, state_reason = $10, revision = $11, update_time = $12,
-					history_seq = $13
+					history_seq = $13, runtime = $14, error = $15, pending_operation = $16, previous_config = $17
 				WHERE id = $1`,
 				id, a.DisplayName, a.Description, a.Tier, a.Version, a.Config, a.Labels, a.Owner, a.State, a.StateReason,
-				a.Revision, a.UpdateTime, seq)
+				a.Revision, a.UpdateTime, seq, a.Runtime, a.Error, a.PendingOperation, a.PreviousConfig)
 			if tr != nil {
 				queueTransition(&b, tr)
 			}
+			if op := ch.Operation; op != nil {
+				queueOperation(&b, op)
+				evs = append(evs, s.events.OperationChanged(op))
+			}
 		}
-		if _, err := s.outbox.Queue(ctx, &b, ev); err != nil {
+		if _, err := s.outbox.Queue(ctx, &b, evs...); err != nil {
 			return err
 		}
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
@@ -278,6 +290,56 @@ func (s *Store) Mutate(ctx context.Context, id uuid.UUID, fn func(*agents.Agent)
 		return nil, nil, err
 	}
 	return out, tr, nil
+}
+
+func queueOperation(b *pgx.Batch, op *agents.Operation) {
+	var done *time.Time
+	if !op.DoneTime.IsZero() {
+		done = &op.DoneTime
+	}
+	b.Queue(`INSERT INTO agents.operations (id, agent_id, action, status, actor, reason, from_state, target_state, error, create_time, done_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, done_time = EXCLUDED.done_time`,
+		op.ID, op.AgentID, op.Action, op.Status, op.Actor, op.Reason, op.From, op.Target, op.Error, op.CreateTime, done)
+}
+
+const operationColumns = `id, agent_id, action, status, actor, reason, from_state, target_state, error, create_time, done_time`
+
+func scanOperation(row pgx.Row) (*agents.Operation, error) {
+	var op agents.Operation
+	var id uuid.UUID
+	var action, status, from, target string
+	var done *time.Time
+	if err := row.Scan(&id, &op.AgentID, &action, &status, &op.Actor, &op.Reason, &from, &target, &op.Error, &op.CreateTime, &done); err != nil {
+		return nil, err
+	}
+	op.ID, op.Action, op.Status, op.From, op.Target = id.String(), agents.Action(action), agents.OperationStatus(status), agents.State(from), agents.State(target)
+	op.CreateTime = op.CreateTime.UTC()
+	if done != nil {
+		op.DoneTime = done.UTC()
+	}
+	return &op, nil
+}
+
+// GetOperation implements agents.Store.
+func (s *Store) GetOperation(ctx context.Context, id string) (*agents.Operation, error) {
+	op, err := scanOperation(s.pool.QueryRow(ctx, `SELECT `+operationColumns+` FROM agents.operations WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errs.E(errs.NotFound, "OPERATION_NOT_FOUND", "operation %s not found", id).With("id", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select operation: %w", err)
+	}
+	return op, nil
+}
+
+// RunningOperations implements agents.Store.
+func (s *Store) RunningOperations(ctx context.Context) ([]*agents.Operation, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+operationColumns+` FROM agents.operations WHERE status = 'RUNNING' ORDER BY create_time`)
+	if err != nil {
+		return nil, fmt.Errorf("select operations: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*agents.Operation, error) { return scanOperation(r) })
 }
 
 func queueTransition(b *pgx.Batch, t *agents.Transition) {
@@ -328,4 +390,52 @@ func isUniqueViolation(err error) bool {
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// SaveBulk implements agents.BulkStore.
+func (s *Store) SaveBulk(ctx context.Context, b *agents.BulkOperation, r *agents.BulkResult) error {
+	var done *time.Time
+	if !b.DoneTime.IsZero() {
+		done = &b.DoneTime
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var batch pgx.Batch
+		batch.Queue(`INSERT INTO agents.bulk_operations (id, action, status, parallelism, rollback_threshold, succeeded, failed,
+				skipped, rolled_back, results, actor, create_time, done_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, succeeded = EXCLUDED.succeeded, failed = EXCLUDED.failed,
+				skipped = EXCLUDED.skipped, rolled_back = EXCLUDED.rolled_back, results = EXCLUDED.results, done_time = EXCLUDED.done_time`,
+			b.ID, b.Action, b.Status, b.Parallelism, b.RollbackThreshold, b.Succeeded, b.Failed, b.Skipped, b.RolledBack,
+			b.Results, b.Actor, b.CreateTime, done)
+		if _, err := s.outbox.Queue(ctx, &batch, s.events.BulkProgress(b, r)); err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+			return fmt.Errorf("save bulk operation: %w", err)
+		}
+		return nil
+	})
+}
+
+// GetBulk implements agents.BulkStore.
+func (s *Store) GetBulk(ctx context.Context, id string) (*agents.BulkOperation, error) {
+	var b agents.BulkOperation
+	var bid uuid.UUID
+	var action, status string
+	var done *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT id, action, status, parallelism, rollback_threshold, succeeded, failed, skipped,
+			rolled_back, results, actor, create_time, done_time FROM agents.bulk_operations WHERE id = $1`, id).
+		Scan(&bid, &action, &status, &b.Parallelism, &b.RollbackThreshold, &b.Succeeded, &b.Failed, &b.Skipped,
+			&b.RolledBack, &b.Results, &b.Actor, &b.CreateTime, &done)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errs.E(errs.NotFound, "BULK_OPERATION_NOT_FOUND", "bulk operation %s not found", id).With("id", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select bulk operation: %w", err)
+	}
+	b.ID, b.Action, b.Status, b.CreateTime = bid.String(), agents.Action(action), agents.BulkStatus(status), b.CreateTime.UTC()
+	if done != nil {
+		b.DoneTime = done.UTC()
+	}
+	return &b, nil
 }

@@ -300,6 +300,118 @@ func (AgentTier) EnumDescriptor() ([]byte, []int) {
 	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{3}
 }
 
+// OperationStatus is where an operation stands.
+type OperationStatus int32
+
+const (
+	OperationStatus_OPERATION_STATUS_UNSPECIFIED OperationStatus = 0
+	OperationStatus_OPERATION_STATUS_RUNNING     OperationStatus = 1
+	OperationStatus_OPERATION_STATUS_SUCCEEDED   OperationStatus = 2
+	OperationStatus_OPERATION_STATUS_FAILED      OperationStatus = 3
+)
+
+// Enum value maps for OperationStatus.
+var (
+	OperationStatus_name = map[int32]string{
+		0: "OPERATION_STATUS_UNSPECIFIED",
+		1: "OPERATION_STATUS_RUNNING",
+		2: "OPERATION_STATUS_SUCCEEDED",
+		3: "OPERATION_STATUS_FAILED",
+	}
+	OperationStatus_value = map[string]int32{
+		"OPERATION_STATUS_UNSPECIFIED": 0,
+		"OPERATION_STATUS_RUNNING":     1,
+		"OPERATION_STATUS_SUCCEEDED":   2,
+		"OPERATION_STATUS_FAILED":      3,
+	}
+)
+
+func (x OperationStatus) Enum() *OperationStatus {
+	p := new(OperationStatus)
+	*p = x
+	return p
+}
+
+func (x OperationStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OperationStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_portal_agents_v1_agents_proto_enumTypes[4].Descriptor()
+}
+
+func (OperationStatus) Type() protoreflect.EnumType {
+	return &file_portal_agents_v1_agents_proto_enumTypes[4]
+}
+
+func (x OperationStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OperationStatus.Descriptor instead.
+func (OperationStatus) EnumDescriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{4}
+}
+
+// BulkStatus is where a bulk operation stands.
+type BulkStatus int32
+
+const (
+	BulkStatus_BULK_STATUS_UNSPECIFIED BulkStatus = 0
+	BulkStatus_BULK_STATUS_RUNNING     BulkStatus = 1
+	// Every agent succeeded or was skipped.
+	BulkStatus_BULK_STATUS_SUCCEEDED BulkStatus = 2
+	// Some agents failed; the others keep their new state.
+	BulkStatus_BULK_STATUS_PARTIALLY_FAILED BulkStatus = 3
+	// Too many failed and the rest were rolled back.
+	BulkStatus_BULK_STATUS_ROLLED_BACK BulkStatus = 4
+)
+
+// Enum value maps for BulkStatus.
+var (
+	BulkStatus_name = map[int32]string{
+		0: "BULK_STATUS_UNSPECIFIED",
+		1: "BULK_STATUS_RUNNING",
+		2: "BULK_STATUS_SUCCEEDED",
+		3: "BULK_STATUS_PARTIALLY_FAILED",
+		4: "BULK_STATUS_ROLLED_BACK",
+	}
+	BulkStatus_value = map[string]int32{
+		"BULK_STATUS_UNSPECIFIED":      0,
+		"BULK_STATUS_RUNNING":          1,
+		"BULK_STATUS_SUCCEEDED":        2,
+		"BULK_STATUS_PARTIALLY_FAILED": 3,
+		"BULK_STATUS_ROLLED_BACK":      4,
+	}
+)
+
+func (x BulkStatus) Enum() *BulkStatus {
+	p := new(BulkStatus)
+	*p = x
+	return p
+}
+
+func (x BulkStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BulkStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_portal_agents_v1_agents_proto_enumTypes[5].Descriptor()
+}
+
+func (BulkStatus) Type() protoreflect.EnumType {
+	return &file_portal_agents_v1_agents_proto_enumTypes[5]
+}
+
+func (x BulkStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BulkStatus.Descriptor instead.
+func (BulkStatus) EnumDescriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{5}
+}
+
 // Agent is a long-running worker managed by the portal.
 type Agent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -332,9 +444,17 @@ type Agent struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only. Who created the agent.
-	Creator       string `protobuf:"bytes,16,opt,name=creator,proto3" json:"creator,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Creator string `protobuf:"bytes,16,opt,name=creator,proto3" json:"creator,omitempty"`
+	// How the agent runs: driver, replicas, image, limits.
+	Runtime *Runtime `protobuf:"bytes,17,opt,name=runtime,proto3" json:"runtime,omitempty"`
+	// Output only. Why the agent last failed, with what to do about it; cleared
+	// when an action next succeeds.
+	Error *AgentError `protobuf:"bytes,18,opt,name=error,proto3" json:"error,omitempty"`
+	// Output only. The operation in progress on the agent, if any: another
+	// action waits until it is done.
+	PendingOperation string `protobuf:"bytes,19,opt,name=pending_operation,json=pendingOperation,proto3" json:"pending_operation,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Agent) Reset() {
@@ -479,6 +599,427 @@ func (x *Agent) GetCreator() string {
 	return ""
 }
 
+func (x *Agent) GetRuntime() *Runtime {
+	if x != nil {
+		return x.Runtime
+	}
+	return nil
+}
+
+func (x *Agent) GetError() *AgentError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *Agent) GetPendingOperation() string {
+	if x != nil {
+		return x.PendingOperation
+	}
+	return ""
+}
+
+// Runtime is how an agent's workload runs.
+type Runtime struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "process" (the default), "docker" or "kubernetes".
+	Driver string `protobuf:"bytes,1,opt,name=driver,proto3" json:"driver,omitempty"`
+	// Instances to run; 1 when not given.
+	Replicas int32 `protobuf:"varint,2,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	// Container image, or the agent binary for the process driver; the
+	// platform's default when empty.
+	Image string `protobuf:"bytes,3,opt,name=image,proto3" json:"image,omitempty"`
+	// CPU per instance in thousandths of a core; 0 is no limit.
+	CpuMillis int64 `protobuf:"varint,4,opt,name=cpu_millis,json=cpuMillis,proto3" json:"cpu_millis,omitempty"`
+	// Memory per instance in bytes; 0 is no limit.
+	MemoryBytes   int64 `protobuf:"varint,5,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Runtime) Reset() {
+	*x = Runtime{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Runtime) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Runtime) ProtoMessage() {}
+
+func (x *Runtime) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Runtime.ProtoReflect.Descriptor instead.
+func (*Runtime) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Runtime) GetDriver() string {
+	if x != nil {
+		return x.Driver
+	}
+	return ""
+}
+
+func (x *Runtime) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *Runtime) GetImage() string {
+	if x != nil {
+		return x.Image
+	}
+	return ""
+}
+
+func (x *Runtime) GetCpuMillis() int64 {
+	if x != nil {
+		return x.CpuMillis
+	}
+	return 0
+}
+
+func (x *Runtime) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+// AgentError explains a failure: what kind it is, what probably caused it,
+// and what to do, as actions the API can carry out (ExecuteSuggestedAction).
+type AgentError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// transient, permanent, configuration or dependency.
+	Class string `protobuf:"bytes,1,opt,name=class,proto3" json:"class,omitempty"`
+	// A stable code, e.g. BINARY_NOT_FOUND, PORT_IN_USE, CRASH_LOOP, NOT_READY.
+	Code             string             `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Message          string             `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	ProbableCause    string             `protobuf:"bytes,4,opt,name=probable_cause,json=probableCause,proto3" json:"probable_cause,omitempty"`
+	SuggestedActions []*SuggestedAction `protobuf:"bytes,5,rep,name=suggested_actions,json=suggestedActions,proto3" json:"suggested_actions,omitempty"`
+	// Facts about the failure (port, binary, exit status, last log lines).
+	Details map[string]string      `protobuf:"bytes,6,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Time    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	// The action that failed.
+	Action        AgentAction `protobuf:"varint,8,opt,name=action,proto3,enum=portal.agents.v1.AgentAction" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentError) Reset() {
+	*x = AgentError{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentError) ProtoMessage() {}
+
+func (x *AgentError) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentError.ProtoReflect.Descriptor instead.
+func (*AgentError) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AgentError) GetClass() string {
+	if x != nil {
+		return x.Class
+	}
+	return ""
+}
+
+func (x *AgentError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *AgentError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AgentError) GetProbableCause() string {
+	if x != nil {
+		return x.ProbableCause
+	}
+	return ""
+}
+
+func (x *AgentError) GetSuggestedActions() []*SuggestedAction {
+	if x != nil {
+		return x.SuggestedActions
+	}
+	return nil
+}
+
+func (x *AgentError) GetDetails() map[string]string {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
+func (x *AgentError) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AgentError) GetAction() AgentAction {
+	if x != nil {
+		return x.Action
+	}
+	return AgentAction_AGENT_ACTION_UNSPECIFIED
+}
+
+// SuggestedAction is one thing an operator (or automation) can do about a
+// failure.
+type SuggestedAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pass to ExecuteSuggestedAction.
+	Id          string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title       string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// The lifecycle action it runs, if it is one.
+	Action AgentAction `protobuf:"varint,4,opt,name=action,proto3,enum=portal.agents.v1.AgentAction" json:"action,omitempty"`
+	// A REST path to read more (e.g. the logs), for suggestions that only look.
+	Link          string `protobuf:"bytes,5,opt,name=link,proto3" json:"link,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuggestedAction) Reset() {
+	*x = SuggestedAction{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuggestedAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuggestedAction) ProtoMessage() {}
+
+func (x *SuggestedAction) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuggestedAction.ProtoReflect.Descriptor instead.
+func (*SuggestedAction) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SuggestedAction) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SuggestedAction) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *SuggestedAction) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *SuggestedAction) GetAction() AgentAction {
+	if x != nil {
+		return x.Action
+	}
+	return AgentAction_AGENT_ACTION_UNSPECIFIED
+}
+
+func (x *SuggestedAction) GetLink() string {
+	if x != nil {
+		return x.Link
+	}
+	return ""
+}
+
+// Operation is a lifecycle action being carried out. Actions return it at
+// once; its progress arrives as events (OperationChanged) and it can be
+// polled with GetOperation.
+type Operation struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	AgentId string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Action  AgentAction            `protobuf:"varint,3,opt,name=action,proto3,enum=portal.agents.v1.AgentAction" json:"action,omitempty"`
+	Status  OperationStatus        `protobuf:"varint,4,opt,name=status,proto3,enum=portal.agents.v1.OperationStatus" json:"status,omitempty"`
+	Actor   string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason  string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The state the agent was in when the action was accepted, and the one it
+	// goes to when the action succeeds.
+	FromState   AgentState `protobuf:"varint,7,opt,name=from_state,json=fromState,proto3,enum=portal.agents.v1.AgentState" json:"from_state,omitempty"`
+	TargetState AgentState `protobuf:"varint,8,opt,name=target_state,json=targetState,proto3,enum=portal.agents.v1.AgentState" json:"target_state,omitempty"`
+	// Set when the operation failed.
+	Error         *AgentError            `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	DoneTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=done_time,json=doneTime,proto3" json:"done_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Operation) Reset() {
+	*x = Operation{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Operation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Operation) ProtoMessage() {}
+
+func (x *Operation) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Operation.ProtoReflect.Descriptor instead.
+func (*Operation) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Operation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Operation) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *Operation) GetAction() AgentAction {
+	if x != nil {
+		return x.Action
+	}
+	return AgentAction_AGENT_ACTION_UNSPECIFIED
+}
+
+func (x *Operation) GetStatus() OperationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return OperationStatus_OPERATION_STATUS_UNSPECIFIED
+}
+
+func (x *Operation) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Operation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Operation) GetFromState() AgentState {
+	if x != nil {
+		return x.FromState
+	}
+	return AgentState_AGENT_STATE_UNSPECIFIED
+}
+
+func (x *Operation) GetTargetState() AgentState {
+	if x != nil {
+		return x.TargetState
+	}
+	return AgentState_AGENT_STATE_UNSPECIFIED
+}
+
+func (x *Operation) GetError() *AgentError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *Operation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Operation) GetDoneTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DoneTime
+	}
+	return nil
+}
+
 // StateTransition is one entry of an agent's state history.
 type StateTransition struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -499,7 +1040,7 @@ type StateTransition struct {
 
 func (x *StateTransition) Reset() {
 	*x = StateTransition{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[1]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +1052,7 @@ func (x *StateTransition) String() string {
 func (*StateTransition) ProtoMessage() {}
 
 func (x *StateTransition) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[1]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +1065,7 @@ func (x *StateTransition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateTransition.ProtoReflect.Descriptor instead.
 func (*StateTransition) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{1}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StateTransition) GetAgentId() string {
@@ -599,7 +1140,7 @@ type CreateAgentRequest struct {
 
 func (x *CreateAgentRequest) Reset() {
 	*x = CreateAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[2]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +1152,7 @@ func (x *CreateAgentRequest) String() string {
 func (*CreateAgentRequest) ProtoMessage() {}
 
 func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[2]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +1165,7 @@ func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{2}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateAgentRequest) GetAgent() *Agent {
@@ -643,7 +1184,7 @@ type CreateAgentResponse struct {
 
 func (x *CreateAgentResponse) Reset() {
 	*x = CreateAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[3]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +1196,7 @@ func (x *CreateAgentResponse) String() string {
 func (*CreateAgentResponse) ProtoMessage() {}
 
 func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[3]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +1209,7 @@ func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{3}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateAgentResponse) GetAgent() *Agent {
@@ -687,7 +1228,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[4]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +1240,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[4]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +1253,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{4}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetAgentRequest) GetId() string {
@@ -731,7 +1272,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[5]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +1284,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[5]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +1297,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{5}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -789,7 +1330,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[6]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +1342,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[6]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +1355,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{6}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListAgentsRequest) GetPageSize() int32 {
@@ -879,7 +1420,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[7]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1432,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[7]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1445,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{7}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -940,7 +1481,7 @@ type UpdateAgentRequest struct {
 
 func (x *UpdateAgentRequest) Reset() {
 	*x = UpdateAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[8]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1493,7 @@ func (x *UpdateAgentRequest) String() string {
 func (*UpdateAgentRequest) ProtoMessage() {}
 
 func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[8]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1506,7 @@ func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{8}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateAgentRequest) GetAgent() *Agent {
@@ -991,7 +1532,7 @@ type UpdateAgentResponse struct {
 
 func (x *UpdateAgentResponse) Reset() {
 	*x = UpdateAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[9]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1544,7 @@ func (x *UpdateAgentResponse) String() string {
 func (*UpdateAgentResponse) ProtoMessage() {}
 
 func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[9]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1557,7 @@ func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{9}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateAgentResponse) GetAgent() *Agent {
@@ -1037,7 +1578,7 @@ type DeleteAgentRequest struct {
 
 func (x *DeleteAgentRequest) Reset() {
 	*x = DeleteAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[10]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1590,7 @@ func (x *DeleteAgentRequest) String() string {
 func (*DeleteAgentRequest) ProtoMessage() {}
 
 func (x *DeleteAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[10]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1603,7 @@ func (x *DeleteAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAgentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{10}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteAgentRequest) GetId() string {
@@ -1087,7 +1628,7 @@ type DeleteAgentResponse struct {
 
 func (x *DeleteAgentResponse) Reset() {
 	*x = DeleteAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[11]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1640,7 @@ func (x *DeleteAgentResponse) String() string {
 func (*DeleteAgentResponse) ProtoMessage() {}
 
 func (x *DeleteAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[11]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1653,7 @@ func (x *DeleteAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAgentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{11}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{15}
 }
 
 type ProvisionAgentRequest struct {
@@ -1128,7 +1669,7 @@ type ProvisionAgentRequest struct {
 
 func (x *ProvisionAgentRequest) Reset() {
 	*x = ProvisionAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[12]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1681,7 @@ func (x *ProvisionAgentRequest) String() string {
 func (*ProvisionAgentRequest) ProtoMessage() {}
 
 func (x *ProvisionAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[12]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1694,7 @@ func (x *ProvisionAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvisionAgentRequest.ProtoReflect.Descriptor instead.
 func (*ProvisionAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{12}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ProvisionAgentRequest) GetId() string {
@@ -1178,16 +1719,19 @@ func (x *ProvisionAgentRequest) GetReason() string {
 }
 
 type ProvisionAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Transition    *StateTransition       `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Set when the action completed within the call (an agent with no runtime).
+	Transition *StateTransition `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	// The operation carrying out the action.
+	Operation     *Operation `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProvisionAgentResponse) Reset() {
 	*x = ProvisionAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[13]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1743,7 @@ func (x *ProvisionAgentResponse) String() string {
 func (*ProvisionAgentResponse) ProtoMessage() {}
 
 func (x *ProvisionAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[13]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1756,7 @@ func (x *ProvisionAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvisionAgentResponse.ProtoReflect.Descriptor instead.
 func (*ProvisionAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{13}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ProvisionAgentResponse) GetAgent() *Agent {
@@ -1225,6 +1769,13 @@ func (x *ProvisionAgentResponse) GetAgent() *Agent {
 func (x *ProvisionAgentResponse) GetTransition() *StateTransition {
 	if x != nil {
 		return x.Transition
+	}
+	return nil
+}
+
+func (x *ProvisionAgentResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
 	}
 	return nil
 }
@@ -1242,7 +1793,7 @@ type DeployAgentRequest struct {
 
 func (x *DeployAgentRequest) Reset() {
 	*x = DeployAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[14]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1805,7 @@ func (x *DeployAgentRequest) String() string {
 func (*DeployAgentRequest) ProtoMessage() {}
 
 func (x *DeployAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[14]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1818,7 @@ func (x *DeployAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployAgentRequest.ProtoReflect.Descriptor instead.
 func (*DeployAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{14}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeployAgentRequest) GetId() string {
@@ -1292,16 +1843,19 @@ func (x *DeployAgentRequest) GetReason() string {
 }
 
 type DeployAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Transition    *StateTransition       `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Set when the action completed within the call (an agent with no runtime).
+	Transition *StateTransition `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	// The operation carrying out the action.
+	Operation     *Operation `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeployAgentResponse) Reset() {
 	*x = DeployAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[15]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1867,7 @@ func (x *DeployAgentResponse) String() string {
 func (*DeployAgentResponse) ProtoMessage() {}
 
 func (x *DeployAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[15]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1880,7 @@ func (x *DeployAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployAgentResponse.ProtoReflect.Descriptor instead.
 func (*DeployAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{15}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeployAgentResponse) GetAgent() *Agent {
@@ -1339,6 +1893,13 @@ func (x *DeployAgentResponse) GetAgent() *Agent {
 func (x *DeployAgentResponse) GetTransition() *StateTransition {
 	if x != nil {
 		return x.Transition
+	}
+	return nil
+}
+
+func (x *DeployAgentResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
 	}
 	return nil
 }
@@ -1356,7 +1917,7 @@ type StartAgentRequest struct {
 
 func (x *StartAgentRequest) Reset() {
 	*x = StartAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[16]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1929,7 @@ func (x *StartAgentRequest) String() string {
 func (*StartAgentRequest) ProtoMessage() {}
 
 func (x *StartAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[16]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1942,7 @@ func (x *StartAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartAgentRequest.ProtoReflect.Descriptor instead.
 func (*StartAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{16}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StartAgentRequest) GetId() string {
@@ -1406,16 +1967,19 @@ func (x *StartAgentRequest) GetReason() string {
 }
 
 type StartAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Transition    *StateTransition       `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Set when the action completed within the call (an agent with no runtime).
+	Transition *StateTransition `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	// The operation carrying out the action.
+	Operation     *Operation `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartAgentResponse) Reset() {
 	*x = StartAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[17]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1991,7 @@ func (x *StartAgentResponse) String() string {
 func (*StartAgentResponse) ProtoMessage() {}
 
 func (x *StartAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[17]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +2004,7 @@ func (x *StartAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartAgentResponse.ProtoReflect.Descriptor instead.
 func (*StartAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{17}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StartAgentResponse) GetAgent() *Agent {
@@ -1453,6 +2017,13 @@ func (x *StartAgentResponse) GetAgent() *Agent {
 func (x *StartAgentResponse) GetTransition() *StateTransition {
 	if x != nil {
 		return x.Transition
+	}
+	return nil
+}
+
+func (x *StartAgentResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
 	}
 	return nil
 }
@@ -1470,7 +2041,7 @@ type StopAgentRequest struct {
 
 func (x *StopAgentRequest) Reset() {
 	*x = StopAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[18]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +2053,7 @@ func (x *StopAgentRequest) String() string {
 func (*StopAgentRequest) ProtoMessage() {}
 
 func (x *StopAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[18]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +2066,7 @@ func (x *StopAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopAgentRequest.ProtoReflect.Descriptor instead.
 func (*StopAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{18}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StopAgentRequest) GetId() string {
@@ -1520,16 +2091,19 @@ func (x *StopAgentRequest) GetReason() string {
 }
 
 type StopAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Transition    *StateTransition       `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Set when the action completed within the call (an agent with no runtime).
+	Transition *StateTransition `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	// The operation carrying out the action.
+	Operation     *Operation `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StopAgentResponse) Reset() {
 	*x = StopAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[19]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +2115,7 @@ func (x *StopAgentResponse) String() string {
 func (*StopAgentResponse) ProtoMessage() {}
 
 func (x *StopAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[19]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +2128,7 @@ func (x *StopAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopAgentResponse.ProtoReflect.Descriptor instead.
 func (*StopAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{19}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StopAgentResponse) GetAgent() *Agent {
@@ -1567,6 +2141,13 @@ func (x *StopAgentResponse) GetAgent() *Agent {
 func (x *StopAgentResponse) GetTransition() *StateTransition {
 	if x != nil {
 		return x.Transition
+	}
+	return nil
+}
+
+func (x *StopAgentResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
 	}
 	return nil
 }
@@ -1584,7 +2165,7 @@ type SuspendAgentRequest struct {
 
 func (x *SuspendAgentRequest) Reset() {
 	*x = SuspendAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[20]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +2177,7 @@ func (x *SuspendAgentRequest) String() string {
 func (*SuspendAgentRequest) ProtoMessage() {}
 
 func (x *SuspendAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[20]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +2190,7 @@ func (x *SuspendAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendAgentRequest.ProtoReflect.Descriptor instead.
 func (*SuspendAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{20}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SuspendAgentRequest) GetId() string {
@@ -1634,16 +2215,19 @@ func (x *SuspendAgentRequest) GetReason() string {
 }
 
 type SuspendAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Transition    *StateTransition       `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Set when the action completed within the call (an agent with no runtime).
+	Transition *StateTransition `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	// The operation carrying out the action.
+	Operation     *Operation `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SuspendAgentResponse) Reset() {
 	*x = SuspendAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[21]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +2239,7 @@ func (x *SuspendAgentResponse) String() string {
 func (*SuspendAgentResponse) ProtoMessage() {}
 
 func (x *SuspendAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[21]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +2252,7 @@ func (x *SuspendAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendAgentResponse.ProtoReflect.Descriptor instead.
 func (*SuspendAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{21}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SuspendAgentResponse) GetAgent() *Agent {
@@ -1681,6 +2265,13 @@ func (x *SuspendAgentResponse) GetAgent() *Agent {
 func (x *SuspendAgentResponse) GetTransition() *StateTransition {
 	if x != nil {
 		return x.Transition
+	}
+	return nil
+}
+
+func (x *SuspendAgentResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
 	}
 	return nil
 }
@@ -1698,7 +2289,7 @@ type ResumeAgentRequest struct {
 
 func (x *ResumeAgentRequest) Reset() {
 	*x = ResumeAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[22]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +2301,7 @@ func (x *ResumeAgentRequest) String() string {
 func (*ResumeAgentRequest) ProtoMessage() {}
 
 func (x *ResumeAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[22]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +2314,7 @@ func (x *ResumeAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeAgentRequest.ProtoReflect.Descriptor instead.
 func (*ResumeAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{22}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResumeAgentRequest) GetId() string {
@@ -1748,16 +2339,19 @@ func (x *ResumeAgentRequest) GetReason() string {
 }
 
 type ResumeAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Transition    *StateTransition       `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Set when the action completed within the call (an agent with no runtime).
+	Transition *StateTransition `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	// The operation carrying out the action.
+	Operation     *Operation `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResumeAgentResponse) Reset() {
 	*x = ResumeAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[23]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +2363,7 @@ func (x *ResumeAgentResponse) String() string {
 func (*ResumeAgentResponse) ProtoMessage() {}
 
 func (x *ResumeAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[23]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +2376,7 @@ func (x *ResumeAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeAgentResponse.ProtoReflect.Descriptor instead.
 func (*ResumeAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{23}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResumeAgentResponse) GetAgent() *Agent {
@@ -1795,6 +2389,13 @@ func (x *ResumeAgentResponse) GetAgent() *Agent {
 func (x *ResumeAgentResponse) GetTransition() *StateTransition {
 	if x != nil {
 		return x.Transition
+	}
+	return nil
+}
+
+func (x *ResumeAgentResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
 	}
 	return nil
 }
@@ -1812,7 +2413,7 @@ type RestartAgentRequest struct {
 
 func (x *RestartAgentRequest) Reset() {
 	*x = RestartAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[24]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2425,7 @@ func (x *RestartAgentRequest) String() string {
 func (*RestartAgentRequest) ProtoMessage() {}
 
 func (x *RestartAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[24]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2438,7 @@ func (x *RestartAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartAgentRequest.ProtoReflect.Descriptor instead.
 func (*RestartAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{24}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RestartAgentRequest) GetId() string {
@@ -1862,16 +2463,19 @@ func (x *RestartAgentRequest) GetReason() string {
 }
 
 type RestartAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Transition    *StateTransition       `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Set when the action completed within the call (an agent with no runtime).
+	Transition *StateTransition `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	// The operation carrying out the action.
+	Operation     *Operation `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RestartAgentResponse) Reset() {
 	*x = RestartAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[25]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2487,7 @@ func (x *RestartAgentResponse) String() string {
 func (*RestartAgentResponse) ProtoMessage() {}
 
 func (x *RestartAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[25]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2500,7 @@ func (x *RestartAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartAgentResponse.ProtoReflect.Descriptor instead.
 func (*RestartAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{25}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RestartAgentResponse) GetAgent() *Agent {
@@ -1909,6 +2513,13 @@ func (x *RestartAgentResponse) GetAgent() *Agent {
 func (x *RestartAgentResponse) GetTransition() *StateTransition {
 	if x != nil {
 		return x.Transition
+	}
+	return nil
+}
+
+func (x *RestartAgentResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
 	}
 	return nil
 }
@@ -1926,7 +2537,7 @@ type RevokeAgentRequest struct {
 
 func (x *RevokeAgentRequest) Reset() {
 	*x = RevokeAgentRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[26]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1938,7 +2549,7 @@ func (x *RevokeAgentRequest) String() string {
 func (*RevokeAgentRequest) ProtoMessage() {}
 
 func (x *RevokeAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[26]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1951,7 +2562,7 @@ func (x *RevokeAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAgentRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAgentRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{26}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RevokeAgentRequest) GetId() string {
@@ -1976,16 +2587,19 @@ func (x *RevokeAgentRequest) GetReason() string {
 }
 
 type RevokeAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Transition    *StateTransition       `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Set when the action completed within the call (an agent with no runtime).
+	Transition *StateTransition `protobuf:"bytes,2,opt,name=transition,proto3" json:"transition,omitempty"`
+	// The operation carrying out the action.
+	Operation     *Operation `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RevokeAgentResponse) Reset() {
 	*x = RevokeAgentResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[27]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2611,7 @@ func (x *RevokeAgentResponse) String() string {
 func (*RevokeAgentResponse) ProtoMessage() {}
 
 func (x *RevokeAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[27]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2624,7 @@ func (x *RevokeAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAgentResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAgentResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{27}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RevokeAgentResponse) GetAgent() *Agent {
@@ -2023,6 +2637,13 @@ func (x *RevokeAgentResponse) GetAgent() *Agent {
 func (x *RevokeAgentResponse) GetTransition() *StateTransition {
 	if x != nil {
 		return x.Transition
+	}
+	return nil
+}
+
+func (x *RevokeAgentResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
 	}
 	return nil
 }
@@ -2040,7 +2661,7 @@ type ListStateHistoryRequest struct {
 
 func (x *ListStateHistoryRequest) Reset() {
 	*x = ListStateHistoryRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[28]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2052,7 +2673,7 @@ func (x *ListStateHistoryRequest) String() string {
 func (*ListStateHistoryRequest) ProtoMessage() {}
 
 func (x *ListStateHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[28]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2065,7 +2686,7 @@ func (x *ListStateHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStateHistoryRequest.ProtoReflect.Descriptor instead.
 func (*ListStateHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{28}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListStateHistoryRequest) GetAgentId() string {
@@ -2100,7 +2721,7 @@ type ListStateHistoryResponse struct {
 
 func (x *ListStateHistoryResponse) Reset() {
 	*x = ListStateHistoryResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[29]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2112,7 +2733,7 @@ func (x *ListStateHistoryResponse) String() string {
 func (*ListStateHistoryResponse) ProtoMessage() {}
 
 func (x *ListStateHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[29]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2125,7 +2746,7 @@ func (x *ListStateHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStateHistoryResponse.ProtoReflect.Descriptor instead.
 func (*ListStateHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{29}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListStateHistoryResponse) GetTransitions() []*StateTransition {
@@ -2142,11 +2763,703 @@ func (x *ListStateHistoryResponse) GetNextPageToken() string {
 	return ""
 }
 
+type GetOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOperationRequest) Reset() {
+	*x = GetOperationRequest{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOperationRequest) ProtoMessage() {}
+
+func (x *GetOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOperationRequest.ProtoReflect.Descriptor instead.
+func (*GetOperationRequest) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetOperationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operation     *Operation             `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOperationResponse) Reset() {
+	*x = GetOperationResponse{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOperationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOperationResponse) ProtoMessage() {}
+
+func (x *GetOperationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOperationResponse.ProtoReflect.Descriptor instead.
+func (*GetOperationResponse) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetOperationResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
+type ExecuteSuggestedActionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// One of the agent error's suggested_actions[].id.
+	SuggestionId string `protobuf:"bytes,2,opt,name=suggestion_id,json=suggestionId,proto3" json:"suggestion_id,omitempty"`
+	// When set, must match the agent's current etag.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecuteSuggestedActionRequest) Reset() {
+	*x = ExecuteSuggestedActionRequest{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecuteSuggestedActionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecuteSuggestedActionRequest) ProtoMessage() {}
+
+func (x *ExecuteSuggestedActionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecuteSuggestedActionRequest.ProtoReflect.Descriptor instead.
+func (*ExecuteSuggestedActionRequest) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ExecuteSuggestedActionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ExecuteSuggestedActionRequest) GetSuggestionId() string {
+	if x != nil {
+		return x.SuggestionId
+	}
+	return ""
+}
+
+func (x *ExecuteSuggestedActionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+type ExecuteSuggestedActionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Agent *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// The operation started, when the suggestion runs an action.
+	Operation     *Operation `protobuf:"bytes,2,opt,name=operation,proto3" json:"operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecuteSuggestedActionResponse) Reset() {
+	*x = ExecuteSuggestedActionResponse{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecuteSuggestedActionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecuteSuggestedActionResponse) ProtoMessage() {}
+
+func (x *ExecuteSuggestedActionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecuteSuggestedActionResponse.ProtoReflect.Descriptor instead.
+func (*ExecuteSuggestedActionResponse) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ExecuteSuggestedActionResponse) GetAgent() *Agent {
+	if x != nil {
+		return x.Agent
+	}
+	return nil
+}
+
+func (x *ExecuteSuggestedActionResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
+type BulkAgentActionRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Action AgentAction            `protobuf:"varint,1,opt,name=action,proto3,enum=portal.agents.v1.AgentAction" json:"action,omitempty"`
+	// The agents; or leave empty and select them with the filter fields.
+	AgentIds      []string     `protobuf:"bytes,2,rep,name=agent_ids,json=agentIds,proto3" json:"agent_ids,omitempty"`
+	States        []AgentState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=portal.agents.v1.AgentState" json:"states,omitempty"`
+	Kinds         []AgentKind  `protobuf:"varint,4,rep,packed,name=kinds,proto3,enum=portal.agents.v1.AgentKind" json:"kinds,omitempty"`
+	LabelSelector string       `protobuf:"bytes,5,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	Query         string       `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
+	// How many agents are acted on at once; 5 when not given.
+	Parallelism int32 `protobuf:"varint,7,opt,name=parallelism,proto3" json:"parallelism,omitempty"`
+	// When more than this share (0-1) of the agents fail, the ones that
+	// succeeded are returned to their previous state. 0: never roll back.
+	RollbackThreshold float64 `protobuf:"fixed64,8,opt,name=rollback_threshold,json=rollbackThreshold,proto3" json:"rollback_threshold,omitempty"`
+	Reason            string  `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *BulkAgentActionRequest) Reset() {
+	*x = BulkAgentActionRequest{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkAgentActionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkAgentActionRequest) ProtoMessage() {}
+
+func (x *BulkAgentActionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkAgentActionRequest.ProtoReflect.Descriptor instead.
+func (*BulkAgentActionRequest) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *BulkAgentActionRequest) GetAction() AgentAction {
+	if x != nil {
+		return x.Action
+	}
+	return AgentAction_AGENT_ACTION_UNSPECIFIED
+}
+
+func (x *BulkAgentActionRequest) GetAgentIds() []string {
+	if x != nil {
+		return x.AgentIds
+	}
+	return nil
+}
+
+func (x *BulkAgentActionRequest) GetStates() []AgentState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *BulkAgentActionRequest) GetKinds() []AgentKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *BulkAgentActionRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *BulkAgentActionRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *BulkAgentActionRequest) GetParallelism() int32 {
+	if x != nil {
+		return x.Parallelism
+	}
+	return 0
+}
+
+func (x *BulkAgentActionRequest) GetRollbackThreshold() float64 {
+	if x != nil {
+		return x.RollbackThreshold
+	}
+	return 0
+}
+
+func (x *BulkAgentActionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type BulkAgentActionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BulkOperation *BulkOperation         `protobuf:"bytes,1,opt,name=bulk_operation,json=bulkOperation,proto3" json:"bulk_operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkAgentActionResponse) Reset() {
+	*x = BulkAgentActionResponse{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkAgentActionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkAgentActionResponse) ProtoMessage() {}
+
+func (x *BulkAgentActionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkAgentActionResponse.ProtoReflect.Descriptor instead.
+func (*BulkAgentActionResponse) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *BulkAgentActionResponse) GetBulkOperation() *BulkOperation {
+	if x != nil {
+		return x.BulkOperation
+	}
+	return nil
+}
+
+type GetBulkOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBulkOperationRequest) Reset() {
+	*x = GetBulkOperationRequest{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBulkOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBulkOperationRequest) ProtoMessage() {}
+
+func (x *GetBulkOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBulkOperationRequest.ProtoReflect.Descriptor instead.
+func (*GetBulkOperationRequest) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetBulkOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetBulkOperationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BulkOperation *BulkOperation         `protobuf:"bytes,1,opt,name=bulk_operation,json=bulkOperation,proto3" json:"bulk_operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBulkOperationResponse) Reset() {
+	*x = GetBulkOperationResponse{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBulkOperationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBulkOperationResponse) ProtoMessage() {}
+
+func (x *GetBulkOperationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBulkOperationResponse.ProtoReflect.Descriptor instead.
+func (*GetBulkOperationResponse) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetBulkOperationResponse) GetBulkOperation() *BulkOperation {
+	if x != nil {
+		return x.BulkOperation
+	}
+	return nil
+}
+
+// BulkOperation is one action over many agents.
+type BulkOperation struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Id                string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Action            AgentAction            `protobuf:"varint,2,opt,name=action,proto3,enum=portal.agents.v1.AgentAction" json:"action,omitempty"`
+	Status            BulkStatus             `protobuf:"varint,3,opt,name=status,proto3,enum=portal.agents.v1.BulkStatus" json:"status,omitempty"`
+	Parallelism       int32                  `protobuf:"varint,4,opt,name=parallelism,proto3" json:"parallelism,omitempty"`
+	RollbackThreshold float64                `protobuf:"fixed64,5,opt,name=rollback_threshold,json=rollbackThreshold,proto3" json:"rollback_threshold,omitempty"`
+	Total             int32                  `protobuf:"varint,6,opt,name=total,proto3" json:"total,omitempty"`
+	Succeeded         int32                  `protobuf:"varint,7,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed            int32                  `protobuf:"varint,8,opt,name=failed,proto3" json:"failed,omitempty"`
+	Skipped           int32                  `protobuf:"varint,9,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// Whether the agents that succeeded were rolled back.
+	RolledBack    bool                   `protobuf:"varint,10,opt,name=rolled_back,json=rolledBack,proto3" json:"rolled_back,omitempty"`
+	Results       []*BulkResult          `protobuf:"bytes,11,rep,name=results,proto3" json:"results,omitempty"`
+	Actor         string                 `protobuf:"bytes,12,opt,name=actor,proto3" json:"actor,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	DoneTime      *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=done_time,json=doneTime,proto3" json:"done_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkOperation) Reset() {
+	*x = BulkOperation{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkOperation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkOperation) ProtoMessage() {}
+
+func (x *BulkOperation) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkOperation.ProtoReflect.Descriptor instead.
+func (*BulkOperation) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *BulkOperation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BulkOperation) GetAction() AgentAction {
+	if x != nil {
+		return x.Action
+	}
+	return AgentAction_AGENT_ACTION_UNSPECIFIED
+}
+
+func (x *BulkOperation) GetStatus() BulkStatus {
+	if x != nil {
+		return x.Status
+	}
+	return BulkStatus_BULK_STATUS_UNSPECIFIED
+}
+
+func (x *BulkOperation) GetParallelism() int32 {
+	if x != nil {
+		return x.Parallelism
+	}
+	return 0
+}
+
+func (x *BulkOperation) GetRollbackThreshold() float64 {
+	if x != nil {
+		return x.RollbackThreshold
+	}
+	return 0
+}
+
+func (x *BulkOperation) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *BulkOperation) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BulkOperation) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BulkOperation) GetSkipped() int32 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *BulkOperation) GetRolledBack() bool {
+	if x != nil {
+		return x.RolledBack
+	}
+	return false
+}
+
+func (x *BulkOperation) GetResults() []*BulkResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BulkOperation) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *BulkOperation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *BulkOperation) GetDoneTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DoneTime
+	}
+	return nil
+}
+
+// BulkResult is what happened to one agent.
+type BulkResult struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// pending, running, succeeded, failed, skipped, rolled_back, rollback_failed.
+	Outcome string `protobuf:"bytes,3,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Why it was skipped or failed.
+	Reason        string     `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	FromState     AgentState `protobuf:"varint,5,opt,name=from_state,json=fromState,proto3,enum=portal.agents.v1.AgentState" json:"from_state,omitempty"`
+	ToState       AgentState `protobuf:"varint,6,opt,name=to_state,json=toState,proto3,enum=portal.agents.v1.AgentState" json:"to_state,omitempty"`
+	OperationId   string     `protobuf:"bytes,7,opt,name=operation_id,json=operationId,proto3" json:"operation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkResult) Reset() {
+	*x = BulkResult{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkResult) ProtoMessage() {}
+
+func (x *BulkResult) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkResult.ProtoReflect.Descriptor instead.
+func (*BulkResult) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *BulkResult) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *BulkResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BulkResult) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *BulkResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BulkResult) GetFromState() AgentState {
+	if x != nil {
+		return x.FromState
+	}
+	return AgentState_AGENT_STATE_UNSPECIFIED
+}
+
+func (x *BulkResult) GetToState() AgentState {
+	if x != nil {
+		return x.ToState
+	}
+	return AgentState_AGENT_STATE_UNSPECIFIED
+}
+
+func (x *BulkResult) GetOperationId() string {
+	if x != nil {
+		return x.OperationId
+	}
+	return ""
+}
+
 var File_portal_agents_v1_agents_proto protoreflect.FileDescriptor
 
 const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\n" +
-	"\x1dportal/agents/v1/agents.proto\x12\x10portal.agents.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\a\n" +
+	"\x1dportal/agents/v1/agents.proto\x12\x10portal.agents.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\b\n" +
 	"\x05Agent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12<\n" +
 	"\x04name\x18\x02 \x01(\tB(\xbaH%\xd8\x01\x01r \x18?2\x1c^[a-z]([a-z0-9-]*[a-z0-9])?$R\x04name\x12+\n" +
@@ -2166,10 +3479,55 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x18\n" +
-	"\acreator\x18\x10 \x01(\tR\acreator\x1a9\n" +
+	"\acreator\x18\x10 \x01(\tR\acreator\x123\n" +
+	"\aruntime\x18\x11 \x01(\v2\x19.portal.agents.v1.RuntimeR\aruntime\x122\n" +
+	"\x05error\x18\x12 \x01(\v2\x1c.portal.agents.v1.AgentErrorR\x05error\x12+\n" +
+	"\x11pending_operation\x18\x13 \x01(\tR\x10pendingOperation\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdd\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xed\x01\n" +
+	"\aRuntime\x12<\n" +
+	"\x06driver\x18\x01 \x01(\tB$\xbaH!r\x1fR\x00R\aprocessR\x06dockerR\n" +
+	"kubernetesR\x06driver\x12%\n" +
+	"\breplicas\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\breplicas\x12\x1e\n" +
+	"\x05image\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x05image\x12*\n" +
+	"\n" +
+	"cpu_millis\x18\x04 \x01(\x03B\v\xbaH\b\"\x06\x18\x80\xf4\x03(\x00R\tcpuMillis\x121\n" +
+	"\fmemory_bytes\x18\x05 \x01(\x03B\x0e\xbaH\v\"\t\x18\x80\x80\x80\x80\x80\b(\x00R\vmemoryBytes\"\xaf\x03\n" +
+	"\n" +
+	"AgentError\x12\x14\n" +
+	"\x05class\x18\x01 \x01(\tR\x05class\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12%\n" +
+	"\x0eprobable_cause\x18\x04 \x01(\tR\rprobableCause\x12N\n" +
+	"\x11suggested_actions\x18\x05 \x03(\v2!.portal.agents.v1.SuggestedActionR\x10suggestedActions\x12C\n" +
+	"\adetails\x18\x06 \x03(\v2).portal.agents.v1.AgentError.DetailsEntryR\adetails\x12.\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x125\n" +
+	"\x06action\x18\b \x01(\x0e2\x1d.portal.agents.v1.AgentActionR\x06action\x1a:\n" +
+	"\fDetailsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa4\x01\n" +
+	"\x0fSuggestedAction\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x125\n" +
+	"\x06action\x18\x04 \x01(\x0e2\x1d.portal.agents.v1.AgentActionR\x06action\x12\x12\n" +
+	"\x04link\x18\x05 \x01(\tR\x04link\"\xfe\x03\n" +
+	"\tOperation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x125\n" +
+	"\x06action\x18\x03 \x01(\x0e2\x1d.portal.agents.v1.AgentActionR\x06action\x129\n" +
+	"\x06status\x18\x04 \x01(\x0e2!.portal.agents.v1.OperationStatusR\x06status\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12;\n" +
+	"\n" +
+	"from_state\x18\a \x01(\x0e2\x1c.portal.agents.v1.AgentStateR\tfromState\x12?\n" +
+	"\ftarget_state\x18\b \x01(\x0e2\x1c.portal.agents.v1.AgentStateR\vtargetState\x122\n" +
+	"\x05error\x18\t \x01(\v2\x1c.portal.agents.v1.AgentErrorR\x05error\x12;\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x127\n" +
+	"\tdone_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bdoneTime\"\xdd\x03\n" +
 	"\x0fStateTransition\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x12;\n" +
@@ -2224,75 +3582,83 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\x15ProvisionAgentRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\x8a\x01\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xc5\x01\n" +
 	"\x16ProvisionAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transition\"m\n" +
+	"transition\x129\n" +
+	"\toperation\x18\x03 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"m\n" +
 	"\x12DeployAgentRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\x87\x01\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xc2\x01\n" +
 	"\x13DeployAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transition\"l\n" +
+	"transition\x129\n" +
+	"\toperation\x18\x03 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"l\n" +
 	"\x11StartAgentRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\x86\x01\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xc1\x01\n" +
 	"\x12StartAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transition\"k\n" +
+	"transition\x129\n" +
+	"\toperation\x18\x03 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"k\n" +
 	"\x10StopAgentRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\x85\x01\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xc0\x01\n" +
 	"\x11StopAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transition\"n\n" +
+	"transition\x129\n" +
+	"\toperation\x18\x03 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"n\n" +
 	"\x13SuspendAgentRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\x88\x01\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xc3\x01\n" +
 	"\x14SuspendAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transition\"m\n" +
+	"transition\x129\n" +
+	"\toperation\x18\x03 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"m\n" +
 	"\x12ResumeAgentRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\x87\x01\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xc2\x01\n" +
 	"\x13ResumeAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transition\"n\n" +
+	"transition\x129\n" +
+	"\toperation\x18\x03 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"n\n" +
 	"\x13RestartAgentRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\x88\x01\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xc3\x01\n" +
 	"\x14RestartAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transition\"m\n" +
+	"transition\x129\n" +
+	"\toperation\x18\x03 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"m\n" +
 	"\x12RevokeAgentRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\x87\x01\n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"\xc2\x01\n" +
 	"\x13RevokeAgentResponse\x12-\n" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transition\"\x90\x01\n" +
+	"transition\x129\n" +
+	"\toperation\x18\x03 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"\x90\x01\n" +
 	"\x17ListStateHistoryRequest\x12#\n" +
 	"\bagent_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aagentId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -2301,7 +3667,62 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x87\x01\n" +
 	"\x18ListStateHistoryResponse\x12C\n" +
 	"\vtransitions\x18\x01 \x03(\v2!.portal.agents.v1.StateTransitionR\vtransitions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xf6\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"/\n" +
+	"\x13GetOperationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"Q\n" +
+	"\x14GetOperationResponse\x129\n" +
+	"\toperation\x18\x01 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"\x86\x01\n" +
+	"\x1dExecuteSuggestedActionRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12.\n" +
+	"\rsuggestion_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\fsuggestionId\x12\x1b\n" +
+	"\x04etag\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"\x8a\x01\n" +
+	"\x1eExecuteSuggestedActionResponse\x12-\n" +
+	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x129\n" +
+	"\toperation\x18\x02 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"\xef\x04\n" +
+	"\x16BulkAgentActionRequest\x12M\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1d.portal.agents.v1.AgentActionB\x16\xbaH\x13\x82\x01\x10\x18\x01\x18\x02\x18\x03\x18\x04\x18\x05\x18\x06\x18\a\x18\bR\x06action\x12/\n" +
+	"\tagent_ids\x18\x02 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\bagentIds\x12G\n" +
+	"\x06states\x18\x03 \x03(\x0e2\x1c.portal.agents.v1.AgentStateB\x11\xbaH\x0e\x92\x01\v\x10\b\"\a\x82\x01\x04\x10\x01 \x00R\x06states\x12D\n" +
+	"\x05kinds\x18\x04 \x03(\x0e2\x1b.portal.agents.v1.AgentKindB\x11\xbaH\x0e\x92\x01\v\x10\x06\"\a\x82\x01\x04\x10\x01 \x00R\x05kinds\x12\x8e\x01\n" +
+	"\x0elabel_selector\x18\x05 \x01(\tBg\xbaHdrb\x18\x80\b2]^([A-Za-z0-9][A-Za-z0-9._-]*=[A-Za-z0-9._-]*(,[A-Za-z0-9][A-Za-z0-9._-]*=[A-Za-z0-9._-]*)*)?$R\rlabelSelector\x12\x1e\n" +
+	"\x05query\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05query\x12+\n" +
+	"\vparallelism\x18\a \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\vparallelism\x12F\n" +
+	"\x12rollback_threshold\x18\b \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00R\x11rollbackThreshold\x12 \n" +
+	"\x06reason\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\"a\n" +
+	"\x17BulkAgentActionResponse\x12F\n" +
+	"\x0ebulk_operation\x18\x01 \x01(\v2\x1f.portal.agents.v1.BulkOperationR\rbulkOperation\"3\n" +
+	"\x17GetBulkOperationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"b\n" +
+	"\x18GetBulkOperationResponse\x12F\n" +
+	"\x0ebulk_operation\x18\x01 \x01(\v2\x1f.portal.agents.v1.BulkOperationR\rbulkOperation\"\xa8\x04\n" +
+	"\rBulkOperation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x1d.portal.agents.v1.AgentActionR\x06action\x124\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1c.portal.agents.v1.BulkStatusR\x06status\x12 \n" +
+	"\vparallelism\x18\x04 \x01(\x05R\vparallelism\x12-\n" +
+	"\x12rollback_threshold\x18\x05 \x01(\x01R\x11rollbackThreshold\x12\x14\n" +
+	"\x05total\x18\x06 \x01(\x05R\x05total\x12\x1c\n" +
+	"\tsucceeded\x18\a \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\b \x01(\x05R\x06failed\x12\x18\n" +
+	"\askipped\x18\t \x01(\x05R\askipped\x12\x1f\n" +
+	"\vrolled_back\x18\n" +
+	" \x01(\bR\n" +
+	"rolledBack\x126\n" +
+	"\aresults\x18\v \x03(\v2\x1c.portal.agents.v1.BulkResultR\aresults\x12\x14\n" +
+	"\x05actor\x18\f \x01(\tR\x05actor\x12;\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x127\n" +
+	"\tdone_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bdoneTime\"\x86\x02\n" +
+	"\n" +
+	"BulkResult\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\aoutcome\x18\x03 \x01(\tR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12;\n" +
+	"\n" +
+	"from_state\x18\x05 \x01(\x0e2\x1c.portal.agents.v1.AgentStateR\tfromState\x127\n" +
+	"\bto_state\x18\x06 \x01(\x0e2\x1c.portal.agents.v1.AgentStateR\atoState\x12!\n" +
+	"\foperation_id\x18\a \x01(\tR\voperationId*\xf6\x01\n" +
 	"\n" +
 	"AgentState\x12\x1b\n" +
 	"\x17AGENT_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -2338,7 +3759,19 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\x16AGENT_TIER_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16AGENT_TIER_DEVELOPMENT\x10\x01\x12\x17\n" +
 	"\x13AGENT_TIER_STANDARD\x10\x02\x12\x17\n" +
-	"\x13AGENT_TIER_CRITICAL\x10\x032\xa7\x0e\n" +
+	"\x13AGENT_TIER_CRITICAL\x10\x03*\x8e\x01\n" +
+	"\x0fOperationStatus\x12 \n" +
+	"\x1cOPERATION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18OPERATION_STATUS_RUNNING\x10\x01\x12\x1e\n" +
+	"\x1aOPERATION_STATUS_SUCCEEDED\x10\x02\x12\x1b\n" +
+	"\x17OPERATION_STATUS_FAILED\x10\x03*\x9c\x01\n" +
+	"\n" +
+	"BulkStatus\x12\x1b\n" +
+	"\x17BULK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13BULK_STATUS_RUNNING\x10\x01\x12\x19\n" +
+	"\x15BULK_STATUS_SUCCEEDED\x10\x02\x12 \n" +
+	"\x1cBULK_STATUS_PARTIALLY_FAILED\x10\x03\x12\x1b\n" +
+	"\x17BULK_STATUS_ROLLED_BACK\x10\x042\xe9\x12\n" +
 	"\fAgentService\x12y\n" +
 	"\vCreateAgent\x12$.portal.agents.v1.CreateAgentRequest\x1a%.portal.agents.v1.CreateAgentResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x05agent\"\x0e/api/v1/agents\x12n\n" +
 	"\bGetAgent\x12!.portal.agents.v1.GetAgentRequest\x1a\".portal.agents.v1.GetAgentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/agents/{id}\x12o\n" +
@@ -2354,7 +3787,11 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\fSuspendAgent\x12%.portal.agents.v1.SuspendAgentRequest\x1a&.portal.agents.v1.SuspendAgentResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/agents/{id}:suspend\x12\x81\x01\n" +
 	"\vResumeAgent\x12$.portal.agents.v1.ResumeAgentRequest\x1a%.portal.agents.v1.ResumeAgentResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:resume\x12\x85\x01\n" +
 	"\fRestartAgent\x12%.portal.agents.v1.RestartAgentRequest\x1a&.portal.agents.v1.RestartAgentResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/agents/{id}:restart\x12\x81\x01\n" +
-	"\vRevokeAgent\x12$.portal.agents.v1.RevokeAgentRequest\x1a%.portal.agents.v1.RevokeAgentResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:revoke\x12\x94\x01\n" +
+	"\vRevokeAgent\x12$.portal.agents.v1.RevokeAgentRequest\x1a%.portal.agents.v1.RevokeAgentResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:revoke\x12\x86\x01\n" +
+	"\x0fBulkAgentAction\x12(.portal.agents.v1.BulkAgentActionRequest\x1a).portal.agents.v1.BulkAgentActionResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/api/v1/agents:bulk\x12\x8e\x01\n" +
+	"\x10GetBulkOperation\x12).portal.agents.v1.GetBulkOperationRequest\x1a*.portal.agents.v1.GetBulkOperationResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/bulkOperations/{id}\x12~\n" +
+	"\fGetOperation\x12%.portal.agents.v1.GetOperationRequest\x1a&.portal.agents.v1.GetOperationResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/operations/{id}\x12\xa5\x01\n" +
+	"\x16ExecuteSuggestedAction\x12/.portal.agents.v1.ExecuteSuggestedActionRequest\x1a0.portal.agents.v1.ExecuteSuggestedActionResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/agents/{id}:remediate\x12\x94\x01\n" +
 	"\x10ListStateHistory\x12).portal.agents.v1.ListStateHistoryRequest\x1a*.portal.agents.v1.ListStateHistoryResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/agents/{agent_id}/historyBIZGgithub.com/platformportal/portal/proto/gen/go/portal/agents/v1;agentsv1b\x06proto3"
 
 var (
@@ -2369,121 +3806,183 @@ func file_portal_agents_v1_agents_proto_rawDescGZIP() []byte {
 	return file_portal_agents_v1_agents_proto_rawDescData
 }
 
-var file_portal_agents_v1_agents_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_portal_agents_v1_agents_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_portal_agents_v1_agents_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_portal_agents_v1_agents_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_portal_agents_v1_agents_proto_goTypes = []any{
-	(AgentState)(0),                  // 0: portal.agents.v1.AgentState
-	(AgentAction)(0),                 // 1: portal.agents.v1.AgentAction
-	(AgentKind)(0),                   // 2: portal.agents.v1.AgentKind
-	(AgentTier)(0),                   // 3: portal.agents.v1.AgentTier
-	(*Agent)(nil),                    // 4: portal.agents.v1.Agent
-	(*StateTransition)(nil),          // 5: portal.agents.v1.StateTransition
-	(*CreateAgentRequest)(nil),       // 6: portal.agents.v1.CreateAgentRequest
-	(*CreateAgentResponse)(nil),      // 7: portal.agents.v1.CreateAgentResponse
-	(*GetAgentRequest)(nil),          // 8: portal.agents.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),         // 9: portal.agents.v1.GetAgentResponse
-	(*ListAgentsRequest)(nil),        // 10: portal.agents.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),       // 11: portal.agents.v1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),       // 12: portal.agents.v1.UpdateAgentRequest
-	(*UpdateAgentResponse)(nil),      // 13: portal.agents.v1.UpdateAgentResponse
-	(*DeleteAgentRequest)(nil),       // 14: portal.agents.v1.DeleteAgentRequest
-	(*DeleteAgentResponse)(nil),      // 15: portal.agents.v1.DeleteAgentResponse
-	(*ProvisionAgentRequest)(nil),    // 16: portal.agents.v1.ProvisionAgentRequest
-	(*ProvisionAgentResponse)(nil),   // 17: portal.agents.v1.ProvisionAgentResponse
-	(*DeployAgentRequest)(nil),       // 18: portal.agents.v1.DeployAgentRequest
-	(*DeployAgentResponse)(nil),      // 19: portal.agents.v1.DeployAgentResponse
-	(*StartAgentRequest)(nil),        // 20: portal.agents.v1.StartAgentRequest
-	(*StartAgentResponse)(nil),       // 21: portal.agents.v1.StartAgentResponse
-	(*StopAgentRequest)(nil),         // 22: portal.agents.v1.StopAgentRequest
-	(*StopAgentResponse)(nil),        // 23: portal.agents.v1.StopAgentResponse
-	(*SuspendAgentRequest)(nil),      // 24: portal.agents.v1.SuspendAgentRequest
-	(*SuspendAgentResponse)(nil),     // 25: portal.agents.v1.SuspendAgentResponse
-	(*ResumeAgentRequest)(nil),       // 26: portal.agents.v1.ResumeAgentRequest
-	(*ResumeAgentResponse)(nil),      // 27: portal.agents.v1.ResumeAgentResponse
-	(*RestartAgentRequest)(nil),      // 28: portal.agents.v1.RestartAgentRequest
-	(*RestartAgentResponse)(nil),     // 29: portal.agents.v1.RestartAgentResponse
-	(*RevokeAgentRequest)(nil),       // 30: portal.agents.v1.RevokeAgentRequest
-	(*RevokeAgentResponse)(nil),      // 31: portal.agents.v1.RevokeAgentResponse
-	(*ListStateHistoryRequest)(nil),  // 32: portal.agents.v1.ListStateHistoryRequest
-	(*ListStateHistoryResponse)(nil), // 33: portal.agents.v1.ListStateHistoryResponse
-	nil,                              // 34: portal.agents.v1.Agent.LabelsEntry
-	nil,                              // 35: portal.agents.v1.StateTransition.MetadataEntry
-	(*structpb.Struct)(nil),          // 36: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),    // 37: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 38: google.protobuf.FieldMask
+	(AgentState)(0),                        // 0: portal.agents.v1.AgentState
+	(AgentAction)(0),                       // 1: portal.agents.v1.AgentAction
+	(AgentKind)(0),                         // 2: portal.agents.v1.AgentKind
+	(AgentTier)(0),                         // 3: portal.agents.v1.AgentTier
+	(OperationStatus)(0),                   // 4: portal.agents.v1.OperationStatus
+	(BulkStatus)(0),                        // 5: portal.agents.v1.BulkStatus
+	(*Agent)(nil),                          // 6: portal.agents.v1.Agent
+	(*Runtime)(nil),                        // 7: portal.agents.v1.Runtime
+	(*AgentError)(nil),                     // 8: portal.agents.v1.AgentError
+	(*SuggestedAction)(nil),                // 9: portal.agents.v1.SuggestedAction
+	(*Operation)(nil),                      // 10: portal.agents.v1.Operation
+	(*StateTransition)(nil),                // 11: portal.agents.v1.StateTransition
+	(*CreateAgentRequest)(nil),             // 12: portal.agents.v1.CreateAgentRequest
+	(*CreateAgentResponse)(nil),            // 13: portal.agents.v1.CreateAgentResponse
+	(*GetAgentRequest)(nil),                // 14: portal.agents.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),               // 15: portal.agents.v1.GetAgentResponse
+	(*ListAgentsRequest)(nil),              // 16: portal.agents.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),             // 17: portal.agents.v1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),             // 18: portal.agents.v1.UpdateAgentRequest
+	(*UpdateAgentResponse)(nil),            // 19: portal.agents.v1.UpdateAgentResponse
+	(*DeleteAgentRequest)(nil),             // 20: portal.agents.v1.DeleteAgentRequest
+	(*DeleteAgentResponse)(nil),            // 21: portal.agents.v1.DeleteAgentResponse
+	(*ProvisionAgentRequest)(nil),          // 22: portal.agents.v1.ProvisionAgentRequest
+	(*ProvisionAgentResponse)(nil),         // 23: portal.agents.v1.ProvisionAgentResponse
+	(*DeployAgentRequest)(nil),             // 24: portal.agents.v1.DeployAgentRequest
+	(*DeployAgentResponse)(nil),            // 25: portal.agents.v1.DeployAgentResponse
+	(*StartAgentRequest)(nil),              // 26: portal.agents.v1.StartAgentRequest
+	(*StartAgentResponse)(nil),             // 27: portal.agents.v1.StartAgentResponse
+	(*StopAgentRequest)(nil),               // 28: portal.agents.v1.StopAgentRequest
+	(*StopAgentResponse)(nil),              // 29: portal.agents.v1.StopAgentResponse
+	(*SuspendAgentRequest)(nil),            // 30: portal.agents.v1.SuspendAgentRequest
+	(*SuspendAgentResponse)(nil),           // 31: portal.agents.v1.SuspendAgentResponse
+	(*ResumeAgentRequest)(nil),             // 32: portal.agents.v1.ResumeAgentRequest
+	(*ResumeAgentResponse)(nil),            // 33: portal.agents.v1.ResumeAgentResponse
+	(*RestartAgentRequest)(nil),            // 34: portal.agents.v1.RestartAgentRequest
+	(*RestartAgentResponse)(nil),           // 35: portal.agents.v1.RestartAgentResponse
+	(*RevokeAgentRequest)(nil),             // 36: portal.agents.v1.RevokeAgentRequest
+	(*RevokeAgentResponse)(nil),            // 37: portal.agents.v1.RevokeAgentResponse
+	(*ListStateHistoryRequest)(nil),        // 38: portal.agents.v1.ListStateHistoryRequest
+	(*ListStateHistoryResponse)(nil),       // 39: portal.agents.v1.ListStateHistoryResponse
+	(*GetOperationRequest)(nil),            // 40: portal.agents.v1.GetOperationRequest
+	(*GetOperationResponse)(nil),           // 41: portal.agents.v1.GetOperationResponse
+	(*ExecuteSuggestedActionRequest)(nil),  // 42: portal.agents.v1.ExecuteSuggestedActionRequest
+	(*ExecuteSuggestedActionResponse)(nil), // 43: portal.agents.v1.ExecuteSuggestedActionResponse
+	(*BulkAgentActionRequest)(nil),         // 44: portal.agents.v1.BulkAgentActionRequest
+	(*BulkAgentActionResponse)(nil),        // 45: portal.agents.v1.BulkAgentActionResponse
+	(*GetBulkOperationRequest)(nil),        // 46: portal.agents.v1.GetBulkOperationRequest
+	(*GetBulkOperationResponse)(nil),       // 47: portal.agents.v1.GetBulkOperationResponse
+	(*BulkOperation)(nil),                  // 48: portal.agents.v1.BulkOperation
+	(*BulkResult)(nil),                     // 49: portal.agents.v1.BulkResult
+	nil,                                    // 50: portal.agents.v1.Agent.LabelsEntry
+	nil,                                    // 51: portal.agents.v1.AgentError.DetailsEntry
+	nil,                                    // 52: portal.agents.v1.StateTransition.MetadataEntry
+	(*structpb.Struct)(nil),                // 53: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),          // 54: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 55: google.protobuf.FieldMask
 }
 var file_portal_agents_v1_agents_proto_depIdxs = []int32{
 	2,  // 0: portal.agents.v1.Agent.kind:type_name -> portal.agents.v1.AgentKind
 	3,  // 1: portal.agents.v1.Agent.tier:type_name -> portal.agents.v1.AgentTier
-	36, // 2: portal.agents.v1.Agent.config:type_name -> google.protobuf.Struct
-	34, // 3: portal.agents.v1.Agent.labels:type_name -> portal.agents.v1.Agent.LabelsEntry
+	53, // 2: portal.agents.v1.Agent.config:type_name -> google.protobuf.Struct
+	50, // 3: portal.agents.v1.Agent.labels:type_name -> portal.agents.v1.Agent.LabelsEntry
 	0,  // 4: portal.agents.v1.Agent.state:type_name -> portal.agents.v1.AgentState
-	37, // 5: portal.agents.v1.Agent.create_time:type_name -> google.protobuf.Timestamp
-	37, // 6: portal.agents.v1.Agent.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 7: portal.agents.v1.StateTransition.from_state:type_name -> portal.agents.v1.AgentState
-	0,  // 8: portal.agents.v1.StateTransition.to_state:type_name -> portal.agents.v1.AgentState
-	1,  // 9: portal.agents.v1.StateTransition.action:type_name -> portal.agents.v1.AgentAction
-	37, // 10: portal.agents.v1.StateTransition.time:type_name -> google.protobuf.Timestamp
-	35, // 11: portal.agents.v1.StateTransition.metadata:type_name -> portal.agents.v1.StateTransition.MetadataEntry
-	4,  // 12: portal.agents.v1.CreateAgentRequest.agent:type_name -> portal.agents.v1.Agent
-	4,  // 13: portal.agents.v1.CreateAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	4,  // 14: portal.agents.v1.GetAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	0,  // 15: portal.agents.v1.ListAgentsRequest.states:type_name -> portal.agents.v1.AgentState
-	2,  // 16: portal.agents.v1.ListAgentsRequest.kinds:type_name -> portal.agents.v1.AgentKind
-	4,  // 17: portal.agents.v1.ListAgentsResponse.agents:type_name -> portal.agents.v1.Agent
-	4,  // 18: portal.agents.v1.UpdateAgentRequest.agent:type_name -> portal.agents.v1.Agent
-	38, // 19: portal.agents.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 20: portal.agents.v1.UpdateAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	4,  // 21: portal.agents.v1.ProvisionAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	5,  // 22: portal.agents.v1.ProvisionAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
-	4,  // 23: portal.agents.v1.DeployAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	5,  // 24: portal.agents.v1.DeployAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
-	4,  // 25: portal.agents.v1.StartAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	5,  // 26: portal.agents.v1.StartAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
-	4,  // 27: portal.agents.v1.StopAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	5,  // 28: portal.agents.v1.StopAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
-	4,  // 29: portal.agents.v1.SuspendAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	5,  // 30: portal.agents.v1.SuspendAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
-	4,  // 31: portal.agents.v1.ResumeAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	5,  // 32: portal.agents.v1.ResumeAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
-	4,  // 33: portal.agents.v1.RestartAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	5,  // 34: portal.agents.v1.RestartAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
-	4,  // 35: portal.agents.v1.RevokeAgentResponse.agent:type_name -> portal.agents.v1.Agent
-	5,  // 36: portal.agents.v1.RevokeAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
-	5,  // 37: portal.agents.v1.ListStateHistoryResponse.transitions:type_name -> portal.agents.v1.StateTransition
-	6,  // 38: portal.agents.v1.AgentService.CreateAgent:input_type -> portal.agents.v1.CreateAgentRequest
-	8,  // 39: portal.agents.v1.AgentService.GetAgent:input_type -> portal.agents.v1.GetAgentRequest
-	10, // 40: portal.agents.v1.AgentService.ListAgents:input_type -> portal.agents.v1.ListAgentsRequest
-	12, // 41: portal.agents.v1.AgentService.UpdateAgent:input_type -> portal.agents.v1.UpdateAgentRequest
-	14, // 42: portal.agents.v1.AgentService.DeleteAgent:input_type -> portal.agents.v1.DeleteAgentRequest
-	16, // 43: portal.agents.v1.AgentService.ProvisionAgent:input_type -> portal.agents.v1.ProvisionAgentRequest
-	18, // 44: portal.agents.v1.AgentService.DeployAgent:input_type -> portal.agents.v1.DeployAgentRequest
-	20, // 45: portal.agents.v1.AgentService.StartAgent:input_type -> portal.agents.v1.StartAgentRequest
-	22, // 46: portal.agents.v1.AgentService.StopAgent:input_type -> portal.agents.v1.StopAgentRequest
-	24, // 47: portal.agents.v1.AgentService.SuspendAgent:input_type -> portal.agents.v1.SuspendAgentRequest
-	26, // 48: portal.agents.v1.AgentService.ResumeAgent:input_type -> portal.agents.v1.ResumeAgentRequest
-	28, // 49: portal.agents.v1.AgentService.RestartAgent:input_type -> portal.agents.v1.RestartAgentRequest
-	30, // 50: portal.agents.v1.AgentService.RevokeAgent:input_type -> portal.agents.v1.RevokeAgentRequest
-	32, // 51: portal.agents.v1.AgentService.ListStateHistory:input_type -> portal.agents.v1.ListStateHistoryRequest
-	7,  // 52: portal.agents.v1.AgentService.CreateAgent:output_type -> portal.agents.v1.CreateAgentResponse
-	9,  // 53: portal.agents.v1.AgentService.GetAgent:output_type -> portal.agents.v1.GetAgentResponse
-	11, // 54: portal.agents.v1.AgentService.ListAgents:output_type -> portal.agents.v1.ListAgentsResponse
-	13, // 55: portal.agents.v1.AgentService.UpdateAgent:output_type -> portal.agents.v1.UpdateAgentResponse
-	15, // 56: portal.agents.v1.AgentService.DeleteAgent:output_type -> portal.agents.v1.DeleteAgentResponse
-	17, // 57: portal.agents.v1.AgentService.ProvisionAgent:output_type -> portal.agents.v1.ProvisionAgentResponse
-	19, // 58: portal.agents.v1.AgentService.DeployAgent:output_type -> portal.agents.v1.DeployAgentResponse
-	21, // 59: portal.agents.v1.AgentService.StartAgent:output_type -> portal.agents.v1.StartAgentResponse
-	23, // 60: portal.agents.v1.AgentService.StopAgent:output_type -> portal.agents.v1.StopAgentResponse
-	25, // 61: portal.agents.v1.AgentService.SuspendAgent:output_type -> portal.agents.v1.SuspendAgentResponse
-	27, // 62: portal.agents.v1.AgentService.ResumeAgent:output_type -> portal.agents.v1.ResumeAgentResponse
-	29, // 63: portal.agents.v1.AgentService.RestartAgent:output_type -> portal.agents.v1.RestartAgentResponse
-	31, // 64: portal.agents.v1.AgentService.RevokeAgent:output_type -> portal.agents.v1.RevokeAgentResponse
-	33, // 65: portal.agents.v1.AgentService.ListStateHistory:output_type -> portal.agents.v1.ListStateHistoryResponse
-	52, // [52:66] is the sub-list for method output_type
-	38, // [38:52] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	54, // 5: portal.agents.v1.Agent.create_time:type_name -> google.protobuf.Timestamp
+	54, // 6: portal.agents.v1.Agent.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 7: portal.agents.v1.Agent.runtime:type_name -> portal.agents.v1.Runtime
+	8,  // 8: portal.agents.v1.Agent.error:type_name -> portal.agents.v1.AgentError
+	9,  // 9: portal.agents.v1.AgentError.suggested_actions:type_name -> portal.agents.v1.SuggestedAction
+	51, // 10: portal.agents.v1.AgentError.details:type_name -> portal.agents.v1.AgentError.DetailsEntry
+	54, // 11: portal.agents.v1.AgentError.time:type_name -> google.protobuf.Timestamp
+	1,  // 12: portal.agents.v1.AgentError.action:type_name -> portal.agents.v1.AgentAction
+	1,  // 13: portal.agents.v1.SuggestedAction.action:type_name -> portal.agents.v1.AgentAction
+	1,  // 14: portal.agents.v1.Operation.action:type_name -> portal.agents.v1.AgentAction
+	4,  // 15: portal.agents.v1.Operation.status:type_name -> portal.agents.v1.OperationStatus
+	0,  // 16: portal.agents.v1.Operation.from_state:type_name -> portal.agents.v1.AgentState
+	0,  // 17: portal.agents.v1.Operation.target_state:type_name -> portal.agents.v1.AgentState
+	8,  // 18: portal.agents.v1.Operation.error:type_name -> portal.agents.v1.AgentError
+	54, // 19: portal.agents.v1.Operation.create_time:type_name -> google.protobuf.Timestamp
+	54, // 20: portal.agents.v1.Operation.done_time:type_name -> google.protobuf.Timestamp
+	0,  // 21: portal.agents.v1.StateTransition.from_state:type_name -> portal.agents.v1.AgentState
+	0,  // 22: portal.agents.v1.StateTransition.to_state:type_name -> portal.agents.v1.AgentState
+	1,  // 23: portal.agents.v1.StateTransition.action:type_name -> portal.agents.v1.AgentAction
+	54, // 24: portal.agents.v1.StateTransition.time:type_name -> google.protobuf.Timestamp
+	52, // 25: portal.agents.v1.StateTransition.metadata:type_name -> portal.agents.v1.StateTransition.MetadataEntry
+	6,  // 26: portal.agents.v1.CreateAgentRequest.agent:type_name -> portal.agents.v1.Agent
+	6,  // 27: portal.agents.v1.CreateAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	6,  // 28: portal.agents.v1.GetAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	0,  // 29: portal.agents.v1.ListAgentsRequest.states:type_name -> portal.agents.v1.AgentState
+	2,  // 30: portal.agents.v1.ListAgentsRequest.kinds:type_name -> portal.agents.v1.AgentKind
+	6,  // 31: portal.agents.v1.ListAgentsResponse.agents:type_name -> portal.agents.v1.Agent
+	6,  // 32: portal.agents.v1.UpdateAgentRequest.agent:type_name -> portal.agents.v1.Agent
+	55, // 33: portal.agents.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 34: portal.agents.v1.UpdateAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	6,  // 35: portal.agents.v1.ProvisionAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	11, // 36: portal.agents.v1.ProvisionAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
+	10, // 37: portal.agents.v1.ProvisionAgentResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 38: portal.agents.v1.DeployAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	11, // 39: portal.agents.v1.DeployAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
+	10, // 40: portal.agents.v1.DeployAgentResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 41: portal.agents.v1.StartAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	11, // 42: portal.agents.v1.StartAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
+	10, // 43: portal.agents.v1.StartAgentResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 44: portal.agents.v1.StopAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	11, // 45: portal.agents.v1.StopAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
+	10, // 46: portal.agents.v1.StopAgentResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 47: portal.agents.v1.SuspendAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	11, // 48: portal.agents.v1.SuspendAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
+	10, // 49: portal.agents.v1.SuspendAgentResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 50: portal.agents.v1.ResumeAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	11, // 51: portal.agents.v1.ResumeAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
+	10, // 52: portal.agents.v1.ResumeAgentResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 53: portal.agents.v1.RestartAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	11, // 54: portal.agents.v1.RestartAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
+	10, // 55: portal.agents.v1.RestartAgentResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 56: portal.agents.v1.RevokeAgentResponse.agent:type_name -> portal.agents.v1.Agent
+	11, // 57: portal.agents.v1.RevokeAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
+	10, // 58: portal.agents.v1.RevokeAgentResponse.operation:type_name -> portal.agents.v1.Operation
+	11, // 59: portal.agents.v1.ListStateHistoryResponse.transitions:type_name -> portal.agents.v1.StateTransition
+	10, // 60: portal.agents.v1.GetOperationResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 61: portal.agents.v1.ExecuteSuggestedActionResponse.agent:type_name -> portal.agents.v1.Agent
+	10, // 62: portal.agents.v1.ExecuteSuggestedActionResponse.operation:type_name -> portal.agents.v1.Operation
+	1,  // 63: portal.agents.v1.BulkAgentActionRequest.action:type_name -> portal.agents.v1.AgentAction
+	0,  // 64: portal.agents.v1.BulkAgentActionRequest.states:type_name -> portal.agents.v1.AgentState
+	2,  // 65: portal.agents.v1.BulkAgentActionRequest.kinds:type_name -> portal.agents.v1.AgentKind
+	48, // 66: portal.agents.v1.BulkAgentActionResponse.bulk_operation:type_name -> portal.agents.v1.BulkOperation
+	48, // 67: portal.agents.v1.GetBulkOperationResponse.bulk_operation:type_name -> portal.agents.v1.BulkOperation
+	1,  // 68: portal.agents.v1.BulkOperation.action:type_name -> portal.agents.v1.AgentAction
+	5,  // 69: portal.agents.v1.BulkOperation.status:type_name -> portal.agents.v1.BulkStatus
+	49, // 70: portal.agents.v1.BulkOperation.results:type_name -> portal.agents.v1.BulkResult
+	54, // 71: portal.agents.v1.BulkOperation.create_time:type_name -> google.protobuf.Timestamp
+	54, // 72: portal.agents.v1.BulkOperation.done_time:type_name -> google.protobuf.Timestamp
+	0,  // 73: portal.agents.v1.BulkResult.from_state:type_name -> portal.agents.v1.AgentState
+	0,  // 74: portal.agents.v1.BulkResult.to_state:type_name -> portal.agents.v1.AgentState
+	12, // 75: portal.agents.v1.AgentService.CreateAgent:input_type -> portal.agents.v1.CreateAgentRequest
+	14, // 76: portal.agents.v1.AgentService.GetAgent:input_type -> portal.agents.v1.GetAgentRequest
+	16, // 77: portal.agents.v1.AgentService.ListAgents:input_type -> portal.agents.v1.ListAgentsRequest
+	18, // 78: portal.agents.v1.AgentService.UpdateAgent:input_type -> portal.agents.v1.UpdateAgentRequest
+	20, // 79: portal.agents.v1.AgentService.DeleteAgent:input_type -> portal.agents.v1.DeleteAgentRequest
+	22, // 80: portal.agents.v1.AgentService.ProvisionAgent:input_type -> portal.agents.v1.ProvisionAgentRequest
+	24, // 81: portal.agents.v1.AgentService.DeployAgent:input_type -> portal.agents.v1.DeployAgentRequest
+	26, // 82: portal.agents.v1.AgentService.StartAgent:input_type -> portal.agents.v1.StartAgentRequest
+	28, // 83: portal.agents.v1.AgentService.StopAgent:input_type -> portal.agents.v1.StopAgentRequest
+	30, // 84: portal.agents.v1.AgentService.SuspendAgent:input_type -> portal.agents.v1.SuspendAgentRequest
+	32, // 85: portal.agents.v1.AgentService.ResumeAgent:input_type -> portal.agents.v1.ResumeAgentRequest
+	34, // 86: portal.agents.v1.AgentService.RestartAgent:input_type -> portal.agents.v1.RestartAgentRequest
+	36, // 87: portal.agents.v1.AgentService.RevokeAgent:input_type -> portal.agents.v1.RevokeAgentRequest
+	44, // 88: portal.agents.v1.AgentService.BulkAgentAction:input_type -> portal.agents.v1.BulkAgentActionRequest
+	46, // 89: portal.agents.v1.AgentService.GetBulkOperation:input_type -> portal.agents.v1.GetBulkOperationRequest
+	40, // 90: portal.agents.v1.AgentService.GetOperation:input_type -> portal.agents.v1.GetOperationRequest
+	42, // 91: portal.agents.v1.AgentService.ExecuteSuggestedAction:input_type -> portal.agents.v1.ExecuteSuggestedActionRequest
+	38, // 92: portal.agents.v1.AgentService.ListStateHistory:input_type -> portal.agents.v1.ListStateHistoryRequest
+	13, // 93: portal.agents.v1.AgentService.CreateAgent:output_type -> portal.agents.v1.CreateAgentResponse
+	15, // 94: portal.agents.v1.AgentService.GetAgent:output_type -> portal.agents.v1.GetAgentResponse
+	17, // 95: portal.agents.v1.AgentService.ListAgents:output_type -> portal.agents.v1.ListAgentsResponse
+	19, // 96: portal.agents.v1.AgentService.UpdateAgent:output_type -> portal.agents.v1.UpdateAgentResponse
+	21, // 97: portal.agents.v1.AgentService.DeleteAgent:output_type -> portal.agents.v1.DeleteAgentResponse
+	23, // 98: portal.agents.v1.AgentService.ProvisionAgent:output_type -> portal.agents.v1.ProvisionAgentResponse
+	25, // 99: portal.agents.v1.AgentService.DeployAgent:output_type -> portal.agents.v1.DeployAgentResponse
+	27, // 100: portal.agents.v1.AgentService.StartAgent:output_type -> portal.agents.v1.StartAgentResponse
+	29, // 101: portal.agents.v1.AgentService.StopAgent:output_type -> portal.agents.v1.StopAgentResponse
+	31, // 102: portal.agents.v1.AgentService.SuspendAgent:output_type -> portal.agents.v1.SuspendAgentResponse
+	33, // 103: portal.agents.v1.AgentService.ResumeAgent:output_type -> portal.agents.v1.ResumeAgentResponse
+	35, // 104: portal.agents.v1.AgentService.RestartAgent:output_type -> portal.agents.v1.RestartAgentResponse
+	37, // 105: portal.agents.v1.AgentService.RevokeAgent:output_type -> portal.agents.v1.RevokeAgentResponse
+	45, // 106: portal.agents.v1.AgentService.BulkAgentAction:output_type -> portal.agents.v1.BulkAgentActionResponse
+	47, // 107: portal.agents.v1.AgentService.GetBulkOperation:output_type -> portal.agents.v1.GetBulkOperationResponse
+	41, // 108: portal.agents.v1.AgentService.GetOperation:output_type -> portal.agents.v1.GetOperationResponse
+	43, // 109: portal.agents.v1.AgentService.ExecuteSuggestedAction:output_type -> portal.agents.v1.ExecuteSuggestedActionResponse
+	39, // 110: portal.agents.v1.AgentService.ListStateHistory:output_type -> portal.agents.v1.ListStateHistoryResponse
+	93, // [93:111] is the sub-list for method output_type
+	75, // [75:93] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_portal_agents_v1_agents_proto_init() }
@@ -2496,8 +3995,8 @@ func file_portal_agents_v1_agents_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_agents_v1_agents_proto_rawDesc), len(file_portal_agents_v1_agents_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   32,
+			NumEnums:      6,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,20 +19,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgentService_CreateAgent_FullMethodName      = "/portal.agents.v1.AgentService/CreateAgent"
-	AgentService_GetAgent_FullMethodName         = "/portal.agents.v1.AgentService/GetAgent"
-	AgentService_ListAgents_FullMethodName       = "/portal.agents.v1.AgentService/ListAgents"
-	AgentService_UpdateAgent_FullMethodName      = "/portal.agents.v1.AgentService/UpdateAgent"
-	AgentService_DeleteAgent_FullMethodName      = "/portal.agents.v1.AgentService/DeleteAgent"
-	AgentService_ProvisionAgent_FullMethodName   = "/portal.agents.v1.AgentService/ProvisionAgent"
-	AgentService_DeployAgent_FullMethodName      = "/portal.agents.v1.AgentService/DeployAgent"
-	AgentService_StartAgent_FullMethodName       = "/portal.agents.v1.AgentService/StartAgent"
-	AgentService_StopAgent_FullMethodName        = "/portal.agents.v1.AgentService/StopAgent"
-	AgentService_SuspendAgent_FullMethodName     = "/portal.agents.v1.AgentService/SuspendAgent"
-	AgentService_ResumeAgent_FullMethodName      = "/portal.agents.v1.AgentService/ResumeAgent"
-	AgentService_RestartAgent_FullMethodName     = "/portal.agents.v1.AgentService/RestartAgent"
-	AgentService_RevokeAgent_FullMethodName      = "/portal.agents.v1.AgentService/RevokeAgent"
-	AgentService_ListStateHistory_FullMethodName = "/portal.agents.v1.AgentService/ListStateHistory"
+	AgentService_CreateAgent_FullMethodName            = "/portal.agents.v1.AgentService/CreateAgent"
+	AgentService_GetAgent_FullMethodName               = "/portal.agents.v1.AgentService/GetAgent"
+	AgentService_ListAgents_FullMethodName             = "/portal.agents.v1.AgentService/ListAgents"
+	AgentService_UpdateAgent_FullMethodName            = "/portal.agents.v1.AgentService/UpdateAgent"
+	AgentService_DeleteAgent_FullMethodName            = "/portal.agents.v1.AgentService/DeleteAgent"
+	AgentService_ProvisionAgent_FullMethodName         = "/portal.agents.v1.AgentService/ProvisionAgent"
+	AgentService_DeployAgent_FullMethodName            = "/portal.agents.v1.AgentService/DeployAgent"
+	AgentService_StartAgent_FullMethodName             = "/portal.agents.v1.AgentService/StartAgent"
+	AgentService_StopAgent_FullMethodName              = "/portal.agents.v1.AgentService/StopAgent"
+	AgentService_SuspendAgent_FullMethodName           = "/portal.agents.v1.AgentService/SuspendAgent"
+	AgentService_ResumeAgent_FullMethodName            = "/portal.agents.v1.AgentService/ResumeAgent"
+	AgentService_RestartAgent_FullMethodName           = "/portal.agents.v1.AgentService/RestartAgent"
+	AgentService_RevokeAgent_FullMethodName            = "/portal.agents.v1.AgentService/RevokeAgent"
+	AgentService_BulkAgentAction_FullMethodName        = "/portal.agents.v1.AgentService/BulkAgentAction"
+	AgentService_GetBulkOperation_FullMethodName       = "/portal.agents.v1.AgentService/GetBulkOperation"
+	AgentService_GetOperation_FullMethodName           = "/portal.agents.v1.AgentService/GetOperation"
+	AgentService_ExecuteSuggestedAction_FullMethodName = "/portal.agents.v1.AgentService/ExecuteSuggestedAction"
+	AgentService_ListStateHistory_FullMethodName       = "/portal.agents.v1.AgentService/ListStateHistory"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -76,6 +80,19 @@ type AgentServiceClient interface {
 	RestartAgent(ctx context.Context, in *RestartAgentRequest, opts ...grpc.CallOption) (*RestartAgentResponse, error)
 	// RevokeAgent tears the agent down for good (any state but REVOKED -> REVOKED).
 	RevokeAgent(ctx context.Context, in *RevokeAgentRequest, opts ...grpc.CallOption) (*RevokeAgentResponse, error)
+	// BulkAgentAction runs one action on many agents (named, or chosen by a
+	// filter) with a parallelism limit. It returns the bulk operation at once;
+	// per-agent progress arrives as BulkOperationProgress events, and it ends
+	// with a summary. With a rollback threshold, the agents it changed are
+	// returned to their previous state when the failure share passes it.
+	BulkAgentAction(ctx context.Context, in *BulkAgentActionRequest, opts ...grpc.CallOption) (*BulkAgentActionResponse, error)
+	// GetBulkOperation returns a bulk operation with its per-agent results.
+	GetBulkOperation(ctx context.Context, in *GetBulkOperationRequest, opts ...grpc.CallOption) (*GetBulkOperationResponse, error)
+	// GetOperation returns a lifecycle operation.
+	GetOperation(ctx context.Context, in *GetOperationRequest, opts ...grpc.CallOption) (*GetOperationResponse, error)
+	// ExecuteSuggestedAction carries out one of the suggested actions of the
+	// agent's current error.
+	ExecuteSuggestedAction(ctx context.Context, in *ExecuteSuggestedActionRequest, opts ...grpc.CallOption) (*ExecuteSuggestedActionResponse, error)
 	// ListStateHistory pages through an agent's state transitions, oldest first.
 	ListStateHistory(ctx context.Context, in *ListStateHistoryRequest, opts ...grpc.CallOption) (*ListStateHistoryResponse, error)
 }
@@ -218,6 +235,46 @@ func (c *agentServiceClient) RevokeAgent(ctx context.Context, in *RevokeAgentReq
 	return out, nil
 }
 
+func (c *agentServiceClient) BulkAgentAction(ctx context.Context, in *BulkAgentActionRequest, opts ...grpc.CallOption) (*BulkAgentActionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BulkAgentActionResponse)
+	err := c.cc.Invoke(ctx, AgentService_BulkAgentAction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) GetBulkOperation(ctx context.Context, in *GetBulkOperationRequest, opts ...grpc.CallOption) (*GetBulkOperationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBulkOperationResponse)
+	err := c.cc.Invoke(ctx, AgentService_GetBulkOperation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) GetOperation(ctx context.Context, in *GetOperationRequest, opts ...grpc.CallOption) (*GetOperationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetOperationResponse)
+	err := c.cc.Invoke(ctx, AgentService_GetOperation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) ExecuteSuggestedAction(ctx context.Context, in *ExecuteSuggestedActionRequest, opts ...grpc.CallOption) (*ExecuteSuggestedActionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExecuteSuggestedActionResponse)
+	err := c.cc.Invoke(ctx, AgentService_ExecuteSuggestedAction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *agentServiceClient) ListStateHistory(ctx context.Context, in *ListStateHistoryRequest, opts ...grpc.CallOption) (*ListStateHistoryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListStateHistoryResponse)
@@ -269,6 +326,19 @@ type AgentServiceServer interface {
 	RestartAgent(context.Context, *RestartAgentRequest) (*RestartAgentResponse, error)
 	// RevokeAgent tears the agent down for good (any state but REVOKED -> REVOKED).
 	RevokeAgent(context.Context, *RevokeAgentRequest) (*RevokeAgentResponse, error)
+	// BulkAgentAction runs one action on many agents (named, or chosen by a
+	// filter) with a parallelism limit. It returns the bulk operation at once;
+	// per-agent progress arrives as BulkOperationProgress events, and it ends
+	// with a summary. With a rollback threshold, the agents it changed are
+	// returned to their previous state when the failure share passes it.
+	BulkAgentAction(context.Context, *BulkAgentActionRequest) (*BulkAgentActionResponse, error)
+	// GetBulkOperation returns a bulk operation with its per-agent results.
+	GetBulkOperation(context.Context, *GetBulkOperationRequest) (*GetBulkOperationResponse, error)
+	// GetOperation returns a lifecycle operation.
+	GetOperation(context.Context, *GetOperationRequest) (*GetOperationResponse, error)
+	// ExecuteSuggestedAction carries out one of the suggested actions of the
+	// agent's current error.
+	ExecuteSuggestedAction(context.Context, *ExecuteSuggestedActionRequest) (*ExecuteSuggestedActionResponse, error)
 	// ListStateHistory pages through an agent's state transitions, oldest first.
 	ListStateHistory(context.Context, *ListStateHistoryRequest) (*ListStateHistoryResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
@@ -319,6 +389,18 @@ func (UnimplementedAgentServiceServer) RestartAgent(context.Context, *RestartAge
 }
 func (UnimplementedAgentServiceServer) RevokeAgent(context.Context, *RevokeAgentRequest) (*RevokeAgentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeAgent not implemented")
+}
+func (UnimplementedAgentServiceServer) BulkAgentAction(context.Context, *BulkAgentActionRequest) (*BulkAgentActionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BulkAgentAction not implemented")
+}
+func (UnimplementedAgentServiceServer) GetBulkOperation(context.Context, *GetBulkOperationRequest) (*GetBulkOperationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBulkOperation not implemented")
+}
+func (UnimplementedAgentServiceServer) GetOperation(context.Context, *GetOperationRequest) (*GetOperationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOperation not implemented")
+}
+func (UnimplementedAgentServiceServer) ExecuteSuggestedAction(context.Context, *ExecuteSuggestedActionRequest) (*ExecuteSuggestedActionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExecuteSuggestedAction not implemented")
 }
 func (UnimplementedAgentServiceServer) ListStateHistory(context.Context, *ListStateHistoryRequest) (*ListStateHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListStateHistory not implemented")
@@ -578,6 +660,78 @@ func _AgentService_RevokeAgent_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_BulkAgentAction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BulkAgentActionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).BulkAgentAction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_BulkAgentAction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).BulkAgentAction(ctx, req.(*BulkAgentActionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_GetBulkOperation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBulkOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).GetBulkOperation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_GetBulkOperation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).GetBulkOperation(ctx, req.(*GetBulkOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_GetOperation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).GetOperation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_GetOperation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).GetOperation(ctx, req.(*GetOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_ExecuteSuggestedAction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExecuteSuggestedActionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).ExecuteSuggestedAction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_ExecuteSuggestedAction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).ExecuteSuggestedAction(ctx, req.(*ExecuteSuggestedActionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgentService_ListStateHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListStateHistoryRequest)
 	if err := dec(in); err != nil {
@@ -654,6 +808,22 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeAgent",
 			Handler:    _AgentService_RevokeAgent_Handler,
+		},
+		{
+			MethodName: "BulkAgentAction",
+			Handler:    _AgentService_BulkAgentAction_Handler,
+		},
+		{
+			MethodName: "GetBulkOperation",
+			Handler:    _AgentService_GetBulkOperation_Handler,
+		},
+		{
+			MethodName: "GetOperation",
+			Handler:    _AgentService_GetOperation_Handler,
+		},
+		{
+			MethodName: "ExecuteSuggestedAction",
+			Handler:    _AgentService_ExecuteSuggestedAction_Handler,
 		},
 		{
 			MethodName: "ListStateHistory",

@@ -243,6 +243,107 @@ func (x *AgentStateChanged) GetTransition() *StateTransition {
 	return nil
 }
 
+// OperationChanged is published when an operation starts and when it ends.
+type OperationChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operation     *Operation             `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperationChanged) Reset() {
+	*x = OperationChanged{}
+	mi := &file_portal_agents_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperationChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperationChanged) ProtoMessage() {}
+
+func (x *OperationChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperationChanged.ProtoReflect.Descriptor instead.
+func (*OperationChanged) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *OperationChanged) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
+// BulkOperationProgress is published as each agent of a bulk operation
+// finishes (or is skipped or rolled back), and once at the end.
+type BulkOperationProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bulk operation without its results.
+	BulkOperation *BulkOperation `protobuf:"bytes,1,opt,name=bulk_operation,json=bulkOperation,proto3" json:"bulk_operation,omitempty"`
+	// The agent this event is about; empty for the final summary.
+	Result        *BulkResult `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkOperationProgress) Reset() {
+	*x = BulkOperationProgress{}
+	mi := &file_portal_agents_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkOperationProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkOperationProgress) ProtoMessage() {}
+
+func (x *BulkOperationProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkOperationProgress.ProtoReflect.Descriptor instead.
+func (*BulkOperationProgress) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BulkOperationProgress) GetBulkOperation() *BulkOperation {
+	if x != nil {
+		return x.BulkOperation
+	}
+	return nil
+}
+
+func (x *BulkOperationProgress) GetResult() *BulkResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
 var File_portal_agents_v1_events_proto protoreflect.FileDescriptor
 
 const file_portal_agents_v1_events_proto_rawDesc = "" +
@@ -262,7 +363,12 @@ const file_portal_agents_v1_events_proto_rawDesc = "" +
 	"\x05agent\x18\x01 \x01(\v2\x17.portal.agents.v1.AgentR\x05agent\x12A\n" +
 	"\n" +
 	"transition\x18\x02 \x01(\v2!.portal.agents.v1.StateTransitionR\n" +
-	"transitionBIZGgithub.com/platformportal/portal/proto/gen/go/portal/agents/v1;agentsv1b\x06proto3"
+	"transition\"M\n" +
+	"\x10OperationChanged\x129\n" +
+	"\toperation\x18\x01 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"\x95\x01\n" +
+	"\x15BulkOperationProgress\x12F\n" +
+	"\x0ebulk_operation\x18\x01 \x01(\v2\x1f.portal.agents.v1.BulkOperationR\rbulkOperation\x124\n" +
+	"\x06result\x18\x02 \x01(\v2\x1c.portal.agents.v1.BulkResultR\x06resultBIZGgithub.com/platformportal/portal/proto/gen/go/portal/agents/v1;agentsv1b\x06proto3"
 
 var (
 	file_portal_agents_v1_events_proto_rawDescOnce sync.Once
@@ -276,26 +382,34 @@ func file_portal_agents_v1_events_proto_rawDescGZIP() []byte {
 	return file_portal_agents_v1_events_proto_rawDescData
 }
 
-var file_portal_agents_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_portal_agents_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_portal_agents_v1_events_proto_goTypes = []any{
-	(*AgentCreated)(nil),      // 0: portal.agents.v1.AgentCreated
-	(*AgentUpdated)(nil),      // 1: portal.agents.v1.AgentUpdated
-	(*AgentDeleted)(nil),      // 2: portal.agents.v1.AgentDeleted
-	(*AgentStateChanged)(nil), // 3: portal.agents.v1.AgentStateChanged
-	(*Agent)(nil),             // 4: portal.agents.v1.Agent
-	(*StateTransition)(nil),   // 5: portal.agents.v1.StateTransition
+	(*AgentCreated)(nil),          // 0: portal.agents.v1.AgentCreated
+	(*AgentUpdated)(nil),          // 1: portal.agents.v1.AgentUpdated
+	(*AgentDeleted)(nil),          // 2: portal.agents.v1.AgentDeleted
+	(*AgentStateChanged)(nil),     // 3: portal.agents.v1.AgentStateChanged
+	(*OperationChanged)(nil),      // 4: portal.agents.v1.OperationChanged
+	(*BulkOperationProgress)(nil), // 5: portal.agents.v1.BulkOperationProgress
+	(*Agent)(nil),                 // 6: portal.agents.v1.Agent
+	(*StateTransition)(nil),       // 7: portal.agents.v1.StateTransition
+	(*Operation)(nil),             // 8: portal.agents.v1.Operation
+	(*BulkOperation)(nil),         // 9: portal.agents.v1.BulkOperation
+	(*BulkResult)(nil),            // 10: portal.agents.v1.BulkResult
 }
 var file_portal_agents_v1_events_proto_depIdxs = []int32{
-	4, // 0: portal.agents.v1.AgentCreated.agent:type_name -> portal.agents.v1.Agent
-	4, // 1: portal.agents.v1.AgentUpdated.agent:type_name -> portal.agents.v1.Agent
-	4, // 2: portal.agents.v1.AgentDeleted.agent:type_name -> portal.agents.v1.Agent
-	4, // 3: portal.agents.v1.AgentStateChanged.agent:type_name -> portal.agents.v1.Agent
-	5, // 4: portal.agents.v1.AgentStateChanged.transition:type_name -> portal.agents.v1.StateTransition
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6,  // 0: portal.agents.v1.AgentCreated.agent:type_name -> portal.agents.v1.Agent
+	6,  // 1: portal.agents.v1.AgentUpdated.agent:type_name -> portal.agents.v1.Agent
+	6,  // 2: portal.agents.v1.AgentDeleted.agent:type_name -> portal.agents.v1.Agent
+	6,  // 3: portal.agents.v1.AgentStateChanged.agent:type_name -> portal.agents.v1.Agent
+	7,  // 4: portal.agents.v1.AgentStateChanged.transition:type_name -> portal.agents.v1.StateTransition
+	8,  // 5: portal.agents.v1.OperationChanged.operation:type_name -> portal.agents.v1.Operation
+	9,  // 6: portal.agents.v1.BulkOperationProgress.bulk_operation:type_name -> portal.agents.v1.BulkOperation
+	10, // 7: portal.agents.v1.BulkOperationProgress.result:type_name -> portal.agents.v1.BulkResult
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_portal_agents_v1_events_proto_init() }
@@ -310,7 +424,7 @@ func file_portal_agents_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_agents_v1_events_proto_rawDesc), len(file_portal_agents_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
