@@ -27,6 +27,10 @@ LDFLAGS := -X github.com/platformportal/portal/platform/buildinfo.Version=$(VERS
 run: build ## Build and serve the portal on http://localhost:8080
 	./$(BIN)/portal
 
+.PHONY: demo
+demo: build ## Serve the portal with a live demo fleet of 14 agents
+	./$(BIN)/portal -demo
+
 .PHONY: build
 build: ## Build the binaries into bin/
 	@mkdir -p $(BIN)

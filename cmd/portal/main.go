@@ -47,6 +47,8 @@ import (
 
 type cfg struct {
 	HTTPAddr string `env:"PORTAL_HTTP_ADDR, default=:8080"`
+	// Demo creates and runs a demo fleet of 14 agents at start-up.
+	Demo bool `env:"PORTAL_DEMO"`
 	GRPCAddr string `env:"PORTAL_GRPC_ADDR, default=:9090"`
 	DataDir  string `env:"PORTAL_DATA_DIR, default=./data"`
 	// NATSAddr is where the embedded NATS server listens (for agents and tools);
@@ -80,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP address: REST, /ws, health, metrics (env PORTAL_HTTP_ADDR)")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", c.GRPCAddr, "gRPC address for other platform services (env PORTAL_GRPC_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded NATS server's data (env PORTAL_DATA_DIR)")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "create and run a demo fleet of 14 agents (env PORTAL_DEMO)")
 	fs.Usage = func() {
 		fmt.Fprintln(stdout, "usage: portal [flags] [serve|migrate|version]")
 		fs.PrintDefaults()
@@ -240,6 +243,10 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 		return agentSvc.DrainOutbox(dctx)
 	})
 	g.Go(func() error { return gw.Run(gctx) })
+	if c.Demo {
+		health := "http://127.0.0.1:" + strconv.Itoa(hlis.Addr().(*net.TCPAddr).Port) + "/healthz"
+		g.Go(func() error { runDemo(gctx, conn, nc, health, logger.With("component", "demo")); return nil })
+	}
 	err = g.Wait()
 	logger.Info("portal stopped")
 	return err

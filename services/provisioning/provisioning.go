@@ -16,6 +16,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/moby/moby/client"
+	k8s "k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
@@ -26,6 +30,8 @@ import (
 	pgplatform "github.com/platformportal/portal/platform/postgres"
 	pb "github.com/platformportal/portal/proto/gen/go/portal/provisioning/v1"
 	"github.com/platformportal/portal/services/provisioning/internal/driver"
+	"github.com/platformportal/portal/services/provisioning/internal/driver/docker"
+	"github.com/platformportal/portal/services/provisioning/internal/driver/kubernetes"
 	"github.com/platformportal/portal/services/provisioning/internal/driver/process"
 	"github.com/platformportal/portal/services/provisioning/internal/grpcapi"
 	"github.com/platformportal/portal/services/provisioning/internal/postgres"
@@ -61,6 +67,17 @@ type Config struct {
 	// AgentNATSURL is the NATS address agents are given (they are separate
 	// processes, so it must be reachable over TCP).
 	AgentNATSURL string `env:"PROVISIONING_AGENT_NATS_URL"`
+	// DockerHost enables the docker driver, e.g. unix:///var/run/docker.sock.
+	DockerHost string `env:"PROVISIONING_DOCKER_HOST"`
+	// DockerImage is the agent image containers run when a spec names none.
+	DockerImage string `env:"PROVISIONING_DOCKER_IMAGE, default=platformportal/agent:latest"`
+	// Kubeconfig enables the kubernetes driver: a kubeconfig path, or
+	// "in-cluster" for the service account of the pod this runs in.
+	Kubeconfig string `env:"PROVISIONING_KUBECONFIG"`
+	// KubeNamespace holds agents' Deployments and Services.
+	KubeNamespace string `env:"PROVISIONING_KUBE_NAMESPACE, default=portal-agents"`
+	// KubeImage is the agent image pods run when a spec names none.
+	KubeImage string `env:"PROVISIONING_KUBE_IMAGE, default=platformportal/agent:latest"`
 }
 
 // Service is the provisioning service.
@@ -122,8 +139,34 @@ func New(pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream, cfg Config, 
 		binary = defaultAgentBinary()
 	}
 	drivers := map[pb.Driver]driver.Driver{pb.Driver_DRIVER_PROCESS: s.process}
+	images := map[pb.Driver]string{pb.Driver_DRIVER_PROCESS: binary}
+	if cfg.DockerHost != "" {
+		cli, err := client.New(client.WithHost(cfg.DockerHost))
+		if err != nil {
+			return nil, fmt.Errorf("docker client for %s: %w", cfg.DockerHost, err)
+		}
+		drivers[pb.Driver_DRIVER_DOCKER] = docker.New(cli, docker.Options{})
+		images[pb.Driver_DRIVER_DOCKER] = cfg.DockerImage
+	}
+	if cfg.Kubeconfig != "" {
+		var rc *rest.Config
+		if cfg.Kubeconfig == "in-cluster" {
+			rc, err = rest.InClusterConfig()
+		} else {
+			rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes config %s: %w", cfg.Kubeconfig, err)
+		}
+		cs, err := k8s.NewForConfig(rc)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes client: %w", err)
+		}
+		drivers[pb.Driver_DRIVER_KUBERNETES] = kubernetes.New(cs, kubernetes.Options{Namespace: cfg.KubeNamespace})
+		images[pb.Driver_DRIVER_KUBERNETES] = cfg.KubeImage
+	}
 	s.svc = core.New(store, drivers, core.Config{
-		Images:       map[pb.Driver]string{pb.Driver_DRIVER_PROCESS: binary},
+		Images:       images,
 		PortLow:      cfg.PortLow,
 		PortHigh:     cfg.PortHigh,
 		StartTimeout: cfg.StartTimeout,
