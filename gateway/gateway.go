@@ -49,8 +49,8 @@ type Deps struct {
 	// Provisioning is a connection to the provisioning service (workloads,
 	// logs); nil leaves those routes out.
 	Provisioning *grpc.ClientConn
-	NATS   *nats.Conn
-	JS     jetstream.JetStream
+	NATS         *nats.Conn
+	JS           jetstream.JetStream
 	// Metrics serves /metrics.
 	Metrics http.Handler
 	Logger  *slog.Logger

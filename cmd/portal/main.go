@@ -48,7 +48,7 @@ import (
 type cfg struct {
 	HTTPAddr string `env:"PORTAL_HTTP_ADDR, default=:8080"`
 	// Demo creates and runs a demo fleet of 14 agents at start-up.
-	Demo bool `env:"PORTAL_DEMO"`
+	Demo     bool   `env:"PORTAL_DEMO"`
 	GRPCAddr string `env:"PORTAL_GRPC_ADDR, default=:9090"`
 	DataDir  string `env:"PORTAL_DATA_DIR, default=./data"`
 	// NATSAddr is where the embedded NATS server listens (for agents and tools);

@@ -17,13 +17,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moby/moby/client"
-	k8s "k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	k8s "k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/platformportal/portal/platform/events"
 	"github.com/platformportal/portal/platform/outbox"
@@ -199,7 +199,9 @@ func portFree(port int) bool {
 }
 
 // Register adds the ProvisioningService to r.
-func (s *Service) Register(r grpc.ServiceRegistrar) { pb.RegisterProvisioningServiceServer(r, s.server) }
+func (s *Service) Register(r grpc.ServiceRegistrar) {
+	pb.RegisterProvisioningServiceServer(r, s.server)
+}
 
 // Run brings back the workloads that should run, publishes events, and on
 // the end of ctx stops every agent process, so none outlives the service.

@@ -34,11 +34,11 @@ type cfg struct {
 	// ProvisioningAddr is the provisioning service's; empty leaves the
 	// workload and log routes out.
 	ProvisioningAddr string `env:"PROVISIONING_GRPC_TARGET"`
-	Log        config.Log
-	NATS       config.NATS
-	Telemetry  config.Telemetry
-	Shutdown   config.Shutdown
-	Gateway    gateway.Config
+	Log              config.Log
+	NATS             config.NATS
+	Telemetry        config.Telemetry
+	Shutdown         config.Shutdown
+	Gateway          gateway.Config
 }
 
 func main() {

@@ -38,11 +38,11 @@ type cfg struct {
 	// ProvisioningTarget is the provisioning service's gRPC address; without
 	// it, actions only move agents' states (a registry without a runtime).
 	ProvisioningTarget string `env:"PROVISIONING_GRPC_TARGET"`
-	Log         config.Log
-	Postgres    config.Postgres
-	NATS        config.NATS
-	Telemetry   config.Telemetry
-	Shutdown    config.Shutdown
+	Log                config.Log
+	Postgres           config.Postgres
+	NATS               config.NATS
+	Telemetry          config.Telemetry
+	Shutdown           config.Shutdown
 }
 
 func main() {

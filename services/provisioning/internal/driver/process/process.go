@@ -431,17 +431,16 @@ type instance struct {
 	port    atomic.Int64
 	logs    *ring
 
-	mu         sync.Mutex
-	state      driver.InstanceState
-	pid        int
-	restarts   int
-	startedAt  time.Time
-	lastExit   string
-	exitCode   int
-	crashes    []time.Time
-	cancel     context.CancelFunc // stops the supervisor
-	done       chan struct{}      // closed when the supervisor has returned
-	firstStart bool
+	mu        sync.Mutex
+	state     driver.InstanceState
+	pid       int
+	restarts  int
+	startedAt time.Time
+	lastExit  string
+	exitCode  int
+	crashes   []time.Time
+	cancel    context.CancelFunc // stops the supervisor
+	done      chan struct{}      // closed when the supervisor has returned
 }
 
 func (in *instance) addr() string {
