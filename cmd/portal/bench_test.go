@@ -33,8 +33,11 @@ const (
 )
 
 // BenchmarkRESTTransitions measures lifecycle transitions per second over
-// REST with 32 concurrent clients, each on its own agent. Every transition is
-// a transaction with a history row and an outbox row, published by the relay.
+// REST with 32 concurrent clients, each on its own running agent (a real
+// process), alternating suspend and resume. Every transition is an operation:
+// a transaction that accepts it, the provisioning service telling the agent
+// over NATS, and a transaction with the history and outbox rows that
+// completes it; a client sends its next action once the last one is done.
 func BenchmarkRESTTransitions(b *testing.B) {
 	p := startPortal(b, pgtest.NewDatabase(b), b.TempDir(), nil)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: transitionClients}}
@@ -104,7 +107,26 @@ func postAction(c *http.Client, base string, a agentJSON, action string) (agentJ
 	if err := json.Unmarshal(b, &r); err != nil {
 		return a, err
 	}
-	return r.Agent, nil
+	// The action is an operation: the transition is done when it is.
+	next := r.Agent
+	for next.Pending != "" {
+		time.Sleep(2 * time.Millisecond)
+		resp, err := c.Get(base + "/api/v1/agents/" + a.ID)
+		if err != nil {
+			return a, err
+		}
+		var g agentResp
+		err = json.NewDecoder(resp.Body).Decode(&g)
+		resp.Body.Close()
+		if err != nil {
+			return a, err
+		}
+		next = g.Agent
+	}
+	if next.State == "AGENT_STATE_ERRORED" {
+		return next, fmt.Errorf("%s: agent errored: %+v", action, next.Error)
+	}
+	return next, nil
 }
 
 const (

@@ -581,7 +581,9 @@ func TestExternalNATS(t *testing.T) {
 // index, readiness details, Prometheus metrics, gRPC health and reflection on
 // the gRPC port, and the migrate and version commands.
 func TestOperability(t *testing.T) {
-	t.Parallel()
+	// Not parallel: OpenTelemetry's providers are process-wide, so with other
+	// portals starting in this test process the figures could land in their
+	// registry rather than this one's.
 	db := pgtest.NewDatabase(t)
 	var out bytes.Buffer
 	env := func(k string) string { return map[string]string{"DATABASE_URL": db, "PORTAL_DATA_DIR": t.TempDir()}[k] }
