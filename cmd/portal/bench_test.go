@@ -109,19 +109,23 @@ func postAction(c *http.Client, base string, a agentJSON, action string) (agentJ
 	}
 	// The action is an operation: the transition is done when it is.
 	next := r.Agent
-	for next.Pending != "" {
-		time.Sleep(2 * time.Millisecond)
-		resp, err := c.Get(base + "/api/v1/agents/" + a.ID)
+	if next.Pending != "" {
+		resp, err := c.Post(base+"/api/v1/operations/"+next.Pending+":wait", "application/json", strings.NewReader(`{"timeout":"30s"}`))
 		if err != nil {
 			return a, err
 		}
-		var g agentResp
-		err = json.NewDecoder(resp.Body).Decode(&g)
 		resp.Body.Close()
+		g, err := c.Get(base + "/api/v1/agents/" + a.ID)
 		if err != nil {
 			return a, err
 		}
-		next = g.Agent
+		var got agentResp
+		err = json.NewDecoder(g.Body).Decode(&got)
+		g.Body.Close()
+		if err != nil {
+			return a, err
+		}
+		next = got.Agent
 	}
 	if next.State == "AGENT_STATE_ERRORED" {
 		return next, fmt.Errorf("%s: agent errored: %+v", action, next.Error)

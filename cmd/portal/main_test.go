@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,7 +250,8 @@ func settle(t testing.TB, base string, a agentJSON) agentJSON {
 		if time.Now().After(deadline) {
 			t.Fatalf("operation %s on agent %s not done after 60s", a.Pending, a.Name)
 		}
-		time.Sleep(20 * time.Millisecond)
+		var op map[string]any
+		call(t, "POST", base+"/api/v1/operations/"+a.Pending+":wait", map[string]string{"timeout": "10s"}, &op)
 		var r agentResp
 		if code := call(t, "GET", base+"/api/v1/agents/"+a.ID, nil, &r); code != http.StatusOK {
 			t.Fatalf("get agent: HTTP %d: %s", code, r.Message)
@@ -488,6 +490,44 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if code := call(t, "GET", p.base+"/api/v1/agents/"+a.ID+"/history", nil, &h); code != 200 || len(h.Transitions) != 8 {
 		t.Fatalf("history: HTTP %d, %d transitions; want 8", code, len(h.Transitions))
+	}
+
+	// The agent's logs stream live on /ws/logs, filtered by instance and level.
+	logs, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(p.base, "http")+"/ws/logs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.CloseNow()
+	lc := &wsClient{t: t, conn: logs}
+	lc.send(map[string]any{"type": "subscribe", "topics": []string{"agents/" + a.ID}, "filter": map[string]string{"instance": "0", "minLevel": "info"}})
+	if f := lc.control(); f.Type != "subscribed" {
+		t.Fatalf("logs subscribe: %+v", f)
+	}
+	a = act(t, p.base, a, "restart") // a new process logs its start
+	if f := lc.event(); f.EventType != "portal.provisioning.v1.LogLine" || f.Subject != "agents/"+a.ID {
+		t.Fatalf("log frame %+v; want a LogLine of the agent", f)
+	}
+
+	// Revoke tears the workload down: the process is gone, and so is the workload.
+	var w struct {
+		Workload struct {
+			Instances []struct {
+				Handle string `json:"handle"`
+			} `json:"instances"`
+		} `json:"workload"`
+	}
+	call(t, "GET", p.base+"/api/v1/agents/"+a.ID+"/workload", nil, &w)
+	pid, _ := strconv.Atoi(w.Workload.Instances[0].Handle)
+	a = act(t, p.base, a, "revoke")
+	if a.State != "AGENT_STATE_REVOKED" {
+		t.Fatalf("revoke: %+v", a)
+	}
+	if pid == 0 || syscall.Kill(pid, 0) == nil {
+		t.Errorf("agent process %d still runs after revoke", pid)
+	}
+	var e agentResp
+	if code := call(t, "GET", p.base+"/api/v1/agents/"+a.ID+"/workload", nil, &e); code != http.StatusNotFound {
+		t.Errorf("workload after revoke: HTTP %d %s; want 404", code, e.Message)
 	}
 }
 

@@ -31,6 +31,7 @@ type client struct {
 
 	// Guarded by Hub.mu.
 	topics    map[string]bool
+	filter    filter
 	lagging   bool
 	replaying bool
 	pending   []*frame
@@ -40,6 +41,9 @@ type request struct {
 	Type   string   `json:"type"`
 	Topics []string `json:"topics"`
 	Since  *uint64  `json:"since"`
+	// Filter narrows the connection's frames: {"instance":"0","minLevel":"warn"}
+	// on the log stream. It replaces any earlier one.
+	Filter *filter `json:"filter"`
 }
 
 type control struct {
@@ -178,6 +182,17 @@ func (h *Hub) read(ctx context.Context, conn *websocket.Conn, c *client) error {
 				h.send(ctx, conn, control{Type: "error", Message: msg})
 				continue
 			}
+			if req.Filter != nil {
+				if _, ok := levelRank[req.Filter.MinLevel]; req.Filter.MinLevel != "" && !ok {
+					h.send(ctx, conn, control{Type: "error", Message: fmt.Sprintf("filter.minLevel: %q is not debug, info, warn or error", truncate(req.Filter.MinLevel, 20))})
+					continue
+				}
+				if len(req.Filter.Instance) > 128 {
+					h.send(ctx, conn, control{Type: "error", Message: "filter.instance: longer than 128 characters"})
+					continue
+				}
+				h.setFilter(c, *req.Filter)
+			}
 			h.handleSubscribe(ctx, conn, c, req)
 		case "unsubscribe":
 			if msg := checkTopics(req.Topics); msg != "" {
@@ -210,7 +225,7 @@ func (h *Hub) handleSubscribe(ctx context.Context, conn *websocket.Conn, c *clie
 	// Live events for these topics wait in c.pending while the missed ones are
 	// written, so the client sees them all, in order.
 	defer h.endReplay(c)
-	frames, err := h.replay(ctx, req.Topics, *req.Since, head)
+	frames, err := h.replay(ctx, req.Topics, h.filterOf(c), *req.Since, head)
 	var rs *errResync
 	if errors.As(err, &rs) {
 		h.send(ctx, conn, control{Type: "resync", Topics: req.Topics, FirstSeq: rs.firstSeq, Reason: rs.reason})
@@ -255,4 +270,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+func (h *Hub) setFilter(c *client, f filter) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.filter = f
+}
+
+func (h *Hub) filterOf(c *client) filter {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return c.filter
 }

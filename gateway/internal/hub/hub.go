@@ -12,6 +12,8 @@
 // Protocol (JSON text frames):
 //
 //	client: {"type":"subscribe","topics":["agents"],"since":41}   since is optional
+//	client: {"type":"subscribe","topics":["agents/<id>"],"filter":{"instance":"0","minLevel":"warn"}}
+//	        (filter: on the log stream, by the lines' instance and level)
 //	client: {"type":"unsubscribe","topics":["agents/<id>"]}
 //	client: {"type":"ping"}
 //	server: {"type":"subscribed","topics":[...],"seq":57}          seq: the stream head
@@ -202,6 +204,8 @@ type frame struct {
 	seq    uint64
 	topics [3]string // "*", collection, collection/id
 	data   []byte
+	// instance and level come from the log stream's headers, for filters.
+	instance, level string
 }
 
 type eventJSON struct {
@@ -242,7 +246,7 @@ func encode(msg jetstream.Msg) (*frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &frame{seq: ev.Seq, data: b}
+	f := &frame{seq: ev.Seq, data: b, instance: hd.Get(events.HeaderInstance), level: hd.Get(events.HeaderLevel)}
 	f.topics[0] = "*"
 	coll, _, _ := strings.Cut(ev.Subject, "/")
 	f.topics[1], f.topics[2] = coll, ev.Subject
@@ -280,6 +284,9 @@ func (h *Hub) fanOut(f *frame) {
 // deliverLocked queues f for c without blocking; a full queue means c is
 // lagging. Called with h.mu held.
 func (h *Hub) deliverLocked(c *client, f *frame) {
+	if !c.filter.match(f) {
+		return
+	}
 	if c.replaying {
 		if len(c.pending) >= h.opts.QueueSize {
 			h.kickLocked(c)
@@ -393,7 +400,7 @@ func (e *errResync) Error() string { return e.reason }
 
 // replay returns the events after since up to head that match topics, read
 // from the stream with a short-lived ordered consumer.
-func (h *Hub) replay(ctx context.Context, topics []string, since, head uint64) ([]*frame, error) {
+func (h *Hub) replay(ctx context.Context, topics []string, filter filter, since, head uint64) ([]*frame, error) {
 	if head-since > uint64(h.opts.MaxReplay) {
 		return nil, &errResync{reason: fmt.Sprintf("%d events were missed; more than the %d replayed", head-since, h.opts.MaxReplay)}
 	}
@@ -435,7 +442,7 @@ func (h *Hub) replay(ctx context.Context, topics []string, since, head uint64) (
 			if f.seq > head {
 				return out, nil
 			}
-			if want[f.topics[0]] || want[f.topics[1]] || want[f.topics[2]] {
+			if (want[f.topics[0]] || want[f.topics[1]] || want[f.topics[2]]) && filter.match(f) {
 				out = append(out, f)
 			}
 			if f.seq == head {
@@ -453,4 +460,23 @@ func (h *Hub) replay(ctx context.Context, topics []string, since, head uint64) (
 			return out, nil
 		}
 	}
+}
+
+// filter narrows what a client receives by the frames' attributes (log lines'
+// instance and level); the zero filter lets everything through.
+type filter struct {
+	Instance string `json:"instance"`
+	MinLevel string `json:"minLevel"`
+}
+
+var levelRank = map[string]int{"debug": 0, "info": 1, "warn": 2, "error": 3}
+
+func (f filter) match(fr *frame) bool {
+	if f.Instance != "" && fr.instance != f.Instance {
+		return false
+	}
+	if f.MinLevel != "" && levelRank[fr.level] < levelRank[f.MinLevel] {
+		return false
+	}
+	return true
 }

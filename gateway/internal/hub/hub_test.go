@@ -307,3 +307,58 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterByInstanceAndLevel: log lines carry their instance and level in
+// headers, and a client's filter lets through only what it asked for, live
+// and on replay.
+func TestFilterByInstanceAndLevel(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, 0)
+	publishLog := func(instance, level string) uint64 {
+		msg := nats.NewMsg(events.Subject("test", "log")) // the fixture stream holds events subjects
+		msg.Header.Set(events.HeaderType, "portal.provisioning.v1.LogLine")
+		msg.Header.Set(events.HeaderSubject, "agents/x")
+		msg.Header.Set(events.HeaderInstance, instance)
+		msg.Header.Set(events.HeaderLevel, level)
+		msg.Data = []byte{}
+		ack, err := f.js.PublishMsg(context.Background(), msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	var want []uint64
+	for _, l := range []struct{ in, lv string }{{"0", "info"}, {"1", "info"}, {"1", "warn"}, {"0", "error"}, {"1", "error"}, {"1", "debug"}} {
+		if s := publishLog(l.in, l.lv); l.in == "1" && (l.lv == "warn" || l.lv == "error") {
+			want = append(want, s)
+		}
+	}
+	zero := uint64(0)
+	conn, _, err := websocket.Dial(context.Background(), f.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	c := &testClient{t: t, conn: conn}
+	req, _ := json.Marshal(map[string]any{"type": "subscribe", "topics": []string{"agents/x"}, "since": zero,
+		"filter": map[string]string{"instance": "1", "minLevel": "warn"}})
+	conn.Write(context.Background(), websocket.MessageText, req) //nolint:errcheck
+	if fr := c.next(); fr.Type != "subscribed" {
+		t.Fatalf("frame %+v; want subscribed", fr)
+	}
+	for _, s := range want {
+		if fr := c.next(); fr.Seq != s {
+			t.Fatalf("replayed seq %d; want %d", fr.Seq, s)
+		}
+	}
+	publishLog("0", "error")
+	live := publishLog("1", "error")
+	if fr := c.next(); fr.Seq != live {
+		t.Fatalf("live seq %d; want %d (instance 0 filtered out)", fr.Seq, live)
+	}
+	bad, _ := json.Marshal(map[string]any{"type": "subscribe", "topics": []string{"agents/x"}, "filter": map[string]string{"minLevel": "loud"}})
+	conn.Write(context.Background(), websocket.MessageText, bad) //nolint:errcheck
+	if fr := c.next(); fr.Type != "error" || !strings.Contains(fr.Message, "loud") {
+		t.Fatalf("frame %+v; want an error naming the level", fr)
+	}
+}

@@ -280,22 +280,12 @@ func (r *bulkRun) record(ctx context.Context, i int, outcome, reason string, to 
 	}
 }
 
-// waitOperation polls an operation until it is done.
+// waitOperation waits for an operation to be done.
 func (s *Service) waitOperation(ctx context.Context, id string) (*Operation, error) {
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
 	for {
-		op, err := s.store.GetOperation(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if op.Status != OperationRunning {
-			return op, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-tick.C:
+		op, err := s.WaitOperation(ctx, id, time.Minute)
+		if err != nil || op.Status != OperationRunning {
+			return op, err
 		}
 	}
 }

@@ -36,6 +36,9 @@ type Service struct {
 	// request's, since an action outlives the call that started it.
 	bg  context.Context
 	ops sync.WaitGroup
+	// done has a channel per awaited operation, closed when this process
+	// finishes it; waiters also poll, for operations finished elsewhere.
+	done sync.Map // operation id -> chan struct{}
 }
 
 // NewService returns a Service over store. With a nil runtime, actions only
@@ -333,7 +336,40 @@ func (s *Service) finish(ctx context.Context, op *Operation, applyErr error) err
 	if errors.Is(err, errFinished) {
 		return nil
 	}
+	if ch, ok := s.done.LoadAndDelete(op.ID); ok {
+		close(ch.(chan struct{}))
+	}
 	return err
+}
+
+// WaitOperation returns operation id once it is done, or as it is when
+// timeout runs out.
+func (s *Service) WaitOperation(ctx context.Context, id string, timeout time.Duration) (*Operation, error) {
+	ch, _ := s.done.LoadOrStore(id, make(chan struct{}))
+	// Forget the channel on the way out, so that waits never pile up; a
+	// concurrent waiter that shared it falls back to polling.
+	defer s.done.CompareAndDelete(id, ch)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		op, err := s.store.GetOperation(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("wait for operation %s: %w", id, err)
+		}
+		if op.Status != OperationRunning {
+			return op, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return op, nil
+		case <-ch.(chan struct{}):
+		case <-poll.C:
+		}
+	}
 }
 
 // GetOperation returns an operation.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -282,6 +283,19 @@ func (s *Server) GetOperation(ctx context.Context, req *agentsv1.GetOperationReq
 		return nil, err
 	}
 	return &agentsv1.GetOperationResponse{Operation: OperationToProto(op)}, nil
+}
+
+// WaitOperation implements agentsv1.AgentServiceServer.
+func (s *Server) WaitOperation(ctx context.Context, req *agentsv1.WaitOperationRequest) (*agentsv1.WaitOperationResponse, error) {
+	timeout := req.GetTimeout().AsDuration()
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	op, err := s.svc.WaitOperation(ctx, req.GetId(), timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &agentsv1.WaitOperationResponse{Operation: OperationToProto(op)}, nil
 }
 
 // ExecuteSuggestedAction implements agentsv1.AgentServiceServer.

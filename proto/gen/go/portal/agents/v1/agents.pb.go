@@ -11,6 +11,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -2851,6 +2852,102 @@ func (x *GetOperationResponse) GetOperation() *Operation {
 	return nil
 }
 
+type WaitOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Timeout       *durationpb.Duration   `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitOperationRequest) Reset() {
+	*x = WaitOperationRequest{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitOperationRequest) ProtoMessage() {}
+
+func (x *WaitOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitOperationRequest.ProtoReflect.Descriptor instead.
+func (*WaitOperationRequest) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *WaitOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WaitOperationRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+type WaitOperationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operation     *Operation             `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitOperationResponse) Reset() {
+	*x = WaitOperationResponse{}
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitOperationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitOperationResponse) ProtoMessage() {}
+
+func (x *WaitOperationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitOperationResponse.ProtoReflect.Descriptor instead.
+func (*WaitOperationResponse) Descriptor() ([]byte, []int) {
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *WaitOperationResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
 type ExecuteSuggestedActionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2864,7 +2961,7 @@ type ExecuteSuggestedActionRequest struct {
 
 func (x *ExecuteSuggestedActionRequest) Reset() {
 	*x = ExecuteSuggestedActionRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[36]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2876,7 +2973,7 @@ func (x *ExecuteSuggestedActionRequest) String() string {
 func (*ExecuteSuggestedActionRequest) ProtoMessage() {}
 
 func (x *ExecuteSuggestedActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[36]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2889,7 +2986,7 @@ func (x *ExecuteSuggestedActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteSuggestedActionRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteSuggestedActionRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{36}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExecuteSuggestedActionRequest) GetId() string {
@@ -2924,7 +3021,7 @@ type ExecuteSuggestedActionResponse struct {
 
 func (x *ExecuteSuggestedActionResponse) Reset() {
 	*x = ExecuteSuggestedActionResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[37]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2936,7 +3033,7 @@ func (x *ExecuteSuggestedActionResponse) String() string {
 func (*ExecuteSuggestedActionResponse) ProtoMessage() {}
 
 func (x *ExecuteSuggestedActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[37]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2949,7 +3046,7 @@ func (x *ExecuteSuggestedActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteSuggestedActionResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteSuggestedActionResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{37}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ExecuteSuggestedActionResponse) GetAgent() *Agent {
@@ -2987,7 +3084,7 @@ type BulkAgentActionRequest struct {
 
 func (x *BulkAgentActionRequest) Reset() {
 	*x = BulkAgentActionRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[38]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2999,7 +3096,7 @@ func (x *BulkAgentActionRequest) String() string {
 func (*BulkAgentActionRequest) ProtoMessage() {}
 
 func (x *BulkAgentActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[38]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3012,7 +3109,7 @@ func (x *BulkAgentActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkAgentActionRequest.ProtoReflect.Descriptor instead.
 func (*BulkAgentActionRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{38}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BulkAgentActionRequest) GetAction() AgentAction {
@@ -3087,7 +3184,7 @@ type BulkAgentActionResponse struct {
 
 func (x *BulkAgentActionResponse) Reset() {
 	*x = BulkAgentActionResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[39]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3099,7 +3196,7 @@ func (x *BulkAgentActionResponse) String() string {
 func (*BulkAgentActionResponse) ProtoMessage() {}
 
 func (x *BulkAgentActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[39]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3112,7 +3209,7 @@ func (x *BulkAgentActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkAgentActionResponse.ProtoReflect.Descriptor instead.
 func (*BulkAgentActionResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{39}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BulkAgentActionResponse) GetBulkOperation() *BulkOperation {
@@ -3131,7 +3228,7 @@ type GetBulkOperationRequest struct {
 
 func (x *GetBulkOperationRequest) Reset() {
 	*x = GetBulkOperationRequest{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[40]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3143,7 +3240,7 @@ func (x *GetBulkOperationRequest) String() string {
 func (*GetBulkOperationRequest) ProtoMessage() {}
 
 func (x *GetBulkOperationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[40]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3156,7 +3253,7 @@ func (x *GetBulkOperationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBulkOperationRequest.ProtoReflect.Descriptor instead.
 func (*GetBulkOperationRequest) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{40}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetBulkOperationRequest) GetId() string {
@@ -3175,7 +3272,7 @@ type GetBulkOperationResponse struct {
 
 func (x *GetBulkOperationResponse) Reset() {
 	*x = GetBulkOperationResponse{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[41]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3187,7 +3284,7 @@ func (x *GetBulkOperationResponse) String() string {
 func (*GetBulkOperationResponse) ProtoMessage() {}
 
 func (x *GetBulkOperationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[41]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3200,7 +3297,7 @@ func (x *GetBulkOperationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBulkOperationResponse.ProtoReflect.Descriptor instead.
 func (*GetBulkOperationResponse) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{41}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetBulkOperationResponse) GetBulkOperation() *BulkOperation {
@@ -3234,7 +3331,7 @@ type BulkOperation struct {
 
 func (x *BulkOperation) Reset() {
 	*x = BulkOperation{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[42]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3246,7 +3343,7 @@ func (x *BulkOperation) String() string {
 func (*BulkOperation) ProtoMessage() {}
 
 func (x *BulkOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[42]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3259,7 +3356,7 @@ func (x *BulkOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkOperation.ProtoReflect.Descriptor instead.
 func (*BulkOperation) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{42}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *BulkOperation) GetId() string {
@@ -3378,7 +3475,7 @@ type BulkResult struct {
 
 func (x *BulkResult) Reset() {
 	*x = BulkResult{}
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[43]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3390,7 +3487,7 @@ func (x *BulkResult) String() string {
 func (*BulkResult) ProtoMessage() {}
 
 func (x *BulkResult) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_agents_v1_agents_proto_msgTypes[43]
+	mi := &file_portal_agents_v1_agents_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3403,7 +3500,7 @@ func (x *BulkResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkResult.ProtoReflect.Descriptor instead.
 func (*BulkResult) Descriptor() ([]byte, []int) {
-	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{43}
+	return file_portal_agents_v1_agents_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *BulkResult) GetAgentId() string {
@@ -3459,7 +3556,7 @@ var File_portal_agents_v1_agents_proto protoreflect.FileDescriptor
 
 const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\n" +
-	"\x1dportal/agents/v1/agents.proto\x12\x10portal.agents.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\b\n" +
+	"\x1dportal/agents/v1/agents.proto\x12\x10portal.agents.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\b\n" +
 	"\x05Agent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12<\n" +
 	"\x04name\x18\x02 \x01(\tB(\xbaH%\xd8\x01\x01r \x18?2\x1c^[a-z]([a-z0-9-]*[a-z0-9])?$R\x04name\x12+\n" +
@@ -3671,6 +3768,11 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\x13GetOperationRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"Q\n" +
 	"\x14GetOperationResponse\x129\n" +
+	"\toperation\x18\x01 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"s\n" +
+	"\x14WaitOperationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12A\n" +
+	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\f\xbaH\t\xaa\x01\x06\"\x02\b<2\x00R\atimeout\"R\n" +
+	"\x15WaitOperationResponse\x129\n" +
 	"\toperation\x18\x01 \x01(\v2\x1b.portal.agents.v1.OperationR\toperation\"\x86\x01\n" +
 	"\x1dExecuteSuggestedActionRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12.\n" +
@@ -3771,7 +3873,7 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\x13BULK_STATUS_RUNNING\x10\x01\x12\x19\n" +
 	"\x15BULK_STATUS_SUCCEEDED\x10\x02\x12 \n" +
 	"\x1cBULK_STATUS_PARTIALLY_FAILED\x10\x03\x12\x1b\n" +
-	"\x17BULK_STATUS_ROLLED_BACK\x10\x042\xe9\x12\n" +
+	"\x17BULK_STATUS_ROLLED_BACK\x10\x042\xf5\x13\n" +
 	"\fAgentService\x12y\n" +
 	"\vCreateAgent\x12$.portal.agents.v1.CreateAgentRequest\x1a%.portal.agents.v1.CreateAgentResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x05agent\"\x0e/api/v1/agents\x12n\n" +
 	"\bGetAgent\x12!.portal.agents.v1.GetAgentRequest\x1a\".portal.agents.v1.GetAgentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/agents/{id}\x12o\n" +
@@ -3790,7 +3892,8 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\vRevokeAgent\x12$.portal.agents.v1.RevokeAgentRequest\x1a%.portal.agents.v1.RevokeAgentResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:revoke\x12\x86\x01\n" +
 	"\x0fBulkAgentAction\x12(.portal.agents.v1.BulkAgentActionRequest\x1a).portal.agents.v1.BulkAgentActionResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/api/v1/agents:bulk\x12\x8e\x01\n" +
 	"\x10GetBulkOperation\x12).portal.agents.v1.GetBulkOperationRequest\x1a*.portal.agents.v1.GetBulkOperationResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/bulkOperations/{id}\x12~\n" +
-	"\fGetOperation\x12%.portal.agents.v1.GetOperationRequest\x1a&.portal.agents.v1.GetOperationResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/operations/{id}\x12\xa5\x01\n" +
+	"\fGetOperation\x12%.portal.agents.v1.GetOperationRequest\x1a&.portal.agents.v1.GetOperationResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/operations/{id}\x12\x89\x01\n" +
+	"\rWaitOperation\x12&.portal.agents.v1.WaitOperationRequest\x1a'.portal.agents.v1.WaitOperationResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/operations/{id}:wait\x12\xa5\x01\n" +
 	"\x16ExecuteSuggestedAction\x12/.portal.agents.v1.ExecuteSuggestedActionRequest\x1a0.portal.agents.v1.ExecuteSuggestedActionResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/agents/{id}:remediate\x12\x94\x01\n" +
 	"\x10ListStateHistory\x12).portal.agents.v1.ListStateHistoryRequest\x1a*.portal.agents.v1.ListStateHistoryResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/agents/{agent_id}/historyBIZGgithub.com/platformportal/portal/proto/gen/go/portal/agents/v1;agentsv1b\x06proto3"
 
@@ -3807,7 +3910,7 @@ func file_portal_agents_v1_agents_proto_rawDescGZIP() []byte {
 }
 
 var file_portal_agents_v1_agents_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_portal_agents_v1_agents_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_portal_agents_v1_agents_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_portal_agents_v1_agents_proto_goTypes = []any{
 	(AgentState)(0),                        // 0: portal.agents.v1.AgentState
 	(AgentAction)(0),                       // 1: portal.agents.v1.AgentAction
@@ -3851,34 +3954,37 @@ var file_portal_agents_v1_agents_proto_goTypes = []any{
 	(*ListStateHistoryResponse)(nil),       // 39: portal.agents.v1.ListStateHistoryResponse
 	(*GetOperationRequest)(nil),            // 40: portal.agents.v1.GetOperationRequest
 	(*GetOperationResponse)(nil),           // 41: portal.agents.v1.GetOperationResponse
-	(*ExecuteSuggestedActionRequest)(nil),  // 42: portal.agents.v1.ExecuteSuggestedActionRequest
-	(*ExecuteSuggestedActionResponse)(nil), // 43: portal.agents.v1.ExecuteSuggestedActionResponse
-	(*BulkAgentActionRequest)(nil),         // 44: portal.agents.v1.BulkAgentActionRequest
-	(*BulkAgentActionResponse)(nil),        // 45: portal.agents.v1.BulkAgentActionResponse
-	(*GetBulkOperationRequest)(nil),        // 46: portal.agents.v1.GetBulkOperationRequest
-	(*GetBulkOperationResponse)(nil),       // 47: portal.agents.v1.GetBulkOperationResponse
-	(*BulkOperation)(nil),                  // 48: portal.agents.v1.BulkOperation
-	(*BulkResult)(nil),                     // 49: portal.agents.v1.BulkResult
-	nil,                                    // 50: portal.agents.v1.Agent.LabelsEntry
-	nil,                                    // 51: portal.agents.v1.AgentError.DetailsEntry
-	nil,                                    // 52: portal.agents.v1.StateTransition.MetadataEntry
-	(*structpb.Struct)(nil),                // 53: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),          // 54: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 55: google.protobuf.FieldMask
+	(*WaitOperationRequest)(nil),           // 42: portal.agents.v1.WaitOperationRequest
+	(*WaitOperationResponse)(nil),          // 43: portal.agents.v1.WaitOperationResponse
+	(*ExecuteSuggestedActionRequest)(nil),  // 44: portal.agents.v1.ExecuteSuggestedActionRequest
+	(*ExecuteSuggestedActionResponse)(nil), // 45: portal.agents.v1.ExecuteSuggestedActionResponse
+	(*BulkAgentActionRequest)(nil),         // 46: portal.agents.v1.BulkAgentActionRequest
+	(*BulkAgentActionResponse)(nil),        // 47: portal.agents.v1.BulkAgentActionResponse
+	(*GetBulkOperationRequest)(nil),        // 48: portal.agents.v1.GetBulkOperationRequest
+	(*GetBulkOperationResponse)(nil),       // 49: portal.agents.v1.GetBulkOperationResponse
+	(*BulkOperation)(nil),                  // 50: portal.agents.v1.BulkOperation
+	(*BulkResult)(nil),                     // 51: portal.agents.v1.BulkResult
+	nil,                                    // 52: portal.agents.v1.Agent.LabelsEntry
+	nil,                                    // 53: portal.agents.v1.AgentError.DetailsEntry
+	nil,                                    // 54: portal.agents.v1.StateTransition.MetadataEntry
+	(*structpb.Struct)(nil),                // 55: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),          // 56: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 57: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),            // 58: google.protobuf.Duration
 }
 var file_portal_agents_v1_agents_proto_depIdxs = []int32{
 	2,  // 0: portal.agents.v1.Agent.kind:type_name -> portal.agents.v1.AgentKind
 	3,  // 1: portal.agents.v1.Agent.tier:type_name -> portal.agents.v1.AgentTier
-	53, // 2: portal.agents.v1.Agent.config:type_name -> google.protobuf.Struct
-	50, // 3: portal.agents.v1.Agent.labels:type_name -> portal.agents.v1.Agent.LabelsEntry
+	55, // 2: portal.agents.v1.Agent.config:type_name -> google.protobuf.Struct
+	52, // 3: portal.agents.v1.Agent.labels:type_name -> portal.agents.v1.Agent.LabelsEntry
 	0,  // 4: portal.agents.v1.Agent.state:type_name -> portal.agents.v1.AgentState
-	54, // 5: portal.agents.v1.Agent.create_time:type_name -> google.protobuf.Timestamp
-	54, // 6: portal.agents.v1.Agent.update_time:type_name -> google.protobuf.Timestamp
+	56, // 5: portal.agents.v1.Agent.create_time:type_name -> google.protobuf.Timestamp
+	56, // 6: portal.agents.v1.Agent.update_time:type_name -> google.protobuf.Timestamp
 	7,  // 7: portal.agents.v1.Agent.runtime:type_name -> portal.agents.v1.Runtime
 	8,  // 8: portal.agents.v1.Agent.error:type_name -> portal.agents.v1.AgentError
 	9,  // 9: portal.agents.v1.AgentError.suggested_actions:type_name -> portal.agents.v1.SuggestedAction
-	51, // 10: portal.agents.v1.AgentError.details:type_name -> portal.agents.v1.AgentError.DetailsEntry
-	54, // 11: portal.agents.v1.AgentError.time:type_name -> google.protobuf.Timestamp
+	53, // 10: portal.agents.v1.AgentError.details:type_name -> portal.agents.v1.AgentError.DetailsEntry
+	56, // 11: portal.agents.v1.AgentError.time:type_name -> google.protobuf.Timestamp
 	1,  // 12: portal.agents.v1.AgentError.action:type_name -> portal.agents.v1.AgentAction
 	1,  // 13: portal.agents.v1.SuggestedAction.action:type_name -> portal.agents.v1.AgentAction
 	1,  // 14: portal.agents.v1.Operation.action:type_name -> portal.agents.v1.AgentAction
@@ -3886,13 +3992,13 @@ var file_portal_agents_v1_agents_proto_depIdxs = []int32{
 	0,  // 16: portal.agents.v1.Operation.from_state:type_name -> portal.agents.v1.AgentState
 	0,  // 17: portal.agents.v1.Operation.target_state:type_name -> portal.agents.v1.AgentState
 	8,  // 18: portal.agents.v1.Operation.error:type_name -> portal.agents.v1.AgentError
-	54, // 19: portal.agents.v1.Operation.create_time:type_name -> google.protobuf.Timestamp
-	54, // 20: portal.agents.v1.Operation.done_time:type_name -> google.protobuf.Timestamp
+	56, // 19: portal.agents.v1.Operation.create_time:type_name -> google.protobuf.Timestamp
+	56, // 20: portal.agents.v1.Operation.done_time:type_name -> google.protobuf.Timestamp
 	0,  // 21: portal.agents.v1.StateTransition.from_state:type_name -> portal.agents.v1.AgentState
 	0,  // 22: portal.agents.v1.StateTransition.to_state:type_name -> portal.agents.v1.AgentState
 	1,  // 23: portal.agents.v1.StateTransition.action:type_name -> portal.agents.v1.AgentAction
-	54, // 24: portal.agents.v1.StateTransition.time:type_name -> google.protobuf.Timestamp
-	52, // 25: portal.agents.v1.StateTransition.metadata:type_name -> portal.agents.v1.StateTransition.MetadataEntry
+	56, // 24: portal.agents.v1.StateTransition.time:type_name -> google.protobuf.Timestamp
+	54, // 25: portal.agents.v1.StateTransition.metadata:type_name -> portal.agents.v1.StateTransition.MetadataEntry
 	6,  // 26: portal.agents.v1.CreateAgentRequest.agent:type_name -> portal.agents.v1.Agent
 	6,  // 27: portal.agents.v1.CreateAgentResponse.agent:type_name -> portal.agents.v1.Agent
 	6,  // 28: portal.agents.v1.GetAgentResponse.agent:type_name -> portal.agents.v1.Agent
@@ -3900,7 +4006,7 @@ var file_portal_agents_v1_agents_proto_depIdxs = []int32{
 	2,  // 30: portal.agents.v1.ListAgentsRequest.kinds:type_name -> portal.agents.v1.AgentKind
 	6,  // 31: portal.agents.v1.ListAgentsResponse.agents:type_name -> portal.agents.v1.Agent
 	6,  // 32: portal.agents.v1.UpdateAgentRequest.agent:type_name -> portal.agents.v1.Agent
-	55, // 33: portal.agents.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	57, // 33: portal.agents.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 34: portal.agents.v1.UpdateAgentResponse.agent:type_name -> portal.agents.v1.Agent
 	6,  // 35: portal.agents.v1.ProvisionAgentResponse.agent:type_name -> portal.agents.v1.Agent
 	11, // 36: portal.agents.v1.ProvisionAgentResponse.transition:type_name -> portal.agents.v1.StateTransition
@@ -3928,61 +4034,65 @@ var file_portal_agents_v1_agents_proto_depIdxs = []int32{
 	10, // 58: portal.agents.v1.RevokeAgentResponse.operation:type_name -> portal.agents.v1.Operation
 	11, // 59: portal.agents.v1.ListStateHistoryResponse.transitions:type_name -> portal.agents.v1.StateTransition
 	10, // 60: portal.agents.v1.GetOperationResponse.operation:type_name -> portal.agents.v1.Operation
-	6,  // 61: portal.agents.v1.ExecuteSuggestedActionResponse.agent:type_name -> portal.agents.v1.Agent
-	10, // 62: portal.agents.v1.ExecuteSuggestedActionResponse.operation:type_name -> portal.agents.v1.Operation
-	1,  // 63: portal.agents.v1.BulkAgentActionRequest.action:type_name -> portal.agents.v1.AgentAction
-	0,  // 64: portal.agents.v1.BulkAgentActionRequest.states:type_name -> portal.agents.v1.AgentState
-	2,  // 65: portal.agents.v1.BulkAgentActionRequest.kinds:type_name -> portal.agents.v1.AgentKind
-	48, // 66: portal.agents.v1.BulkAgentActionResponse.bulk_operation:type_name -> portal.agents.v1.BulkOperation
-	48, // 67: portal.agents.v1.GetBulkOperationResponse.bulk_operation:type_name -> portal.agents.v1.BulkOperation
-	1,  // 68: portal.agents.v1.BulkOperation.action:type_name -> portal.agents.v1.AgentAction
-	5,  // 69: portal.agents.v1.BulkOperation.status:type_name -> portal.agents.v1.BulkStatus
-	49, // 70: portal.agents.v1.BulkOperation.results:type_name -> portal.agents.v1.BulkResult
-	54, // 71: portal.agents.v1.BulkOperation.create_time:type_name -> google.protobuf.Timestamp
-	54, // 72: portal.agents.v1.BulkOperation.done_time:type_name -> google.protobuf.Timestamp
-	0,  // 73: portal.agents.v1.BulkResult.from_state:type_name -> portal.agents.v1.AgentState
-	0,  // 74: portal.agents.v1.BulkResult.to_state:type_name -> portal.agents.v1.AgentState
-	12, // 75: portal.agents.v1.AgentService.CreateAgent:input_type -> portal.agents.v1.CreateAgentRequest
-	14, // 76: portal.agents.v1.AgentService.GetAgent:input_type -> portal.agents.v1.GetAgentRequest
-	16, // 77: portal.agents.v1.AgentService.ListAgents:input_type -> portal.agents.v1.ListAgentsRequest
-	18, // 78: portal.agents.v1.AgentService.UpdateAgent:input_type -> portal.agents.v1.UpdateAgentRequest
-	20, // 79: portal.agents.v1.AgentService.DeleteAgent:input_type -> portal.agents.v1.DeleteAgentRequest
-	22, // 80: portal.agents.v1.AgentService.ProvisionAgent:input_type -> portal.agents.v1.ProvisionAgentRequest
-	24, // 81: portal.agents.v1.AgentService.DeployAgent:input_type -> portal.agents.v1.DeployAgentRequest
-	26, // 82: portal.agents.v1.AgentService.StartAgent:input_type -> portal.agents.v1.StartAgentRequest
-	28, // 83: portal.agents.v1.AgentService.StopAgent:input_type -> portal.agents.v1.StopAgentRequest
-	30, // 84: portal.agents.v1.AgentService.SuspendAgent:input_type -> portal.agents.v1.SuspendAgentRequest
-	32, // 85: portal.agents.v1.AgentService.ResumeAgent:input_type -> portal.agents.v1.ResumeAgentRequest
-	34, // 86: portal.agents.v1.AgentService.RestartAgent:input_type -> portal.agents.v1.RestartAgentRequest
-	36, // 87: portal.agents.v1.AgentService.RevokeAgent:input_type -> portal.agents.v1.RevokeAgentRequest
-	44, // 88: portal.agents.v1.AgentService.BulkAgentAction:input_type -> portal.agents.v1.BulkAgentActionRequest
-	46, // 89: portal.agents.v1.AgentService.GetBulkOperation:input_type -> portal.agents.v1.GetBulkOperationRequest
-	40, // 90: portal.agents.v1.AgentService.GetOperation:input_type -> portal.agents.v1.GetOperationRequest
-	42, // 91: portal.agents.v1.AgentService.ExecuteSuggestedAction:input_type -> portal.agents.v1.ExecuteSuggestedActionRequest
-	38, // 92: portal.agents.v1.AgentService.ListStateHistory:input_type -> portal.agents.v1.ListStateHistoryRequest
-	13, // 93: portal.agents.v1.AgentService.CreateAgent:output_type -> portal.agents.v1.CreateAgentResponse
-	15, // 94: portal.agents.v1.AgentService.GetAgent:output_type -> portal.agents.v1.GetAgentResponse
-	17, // 95: portal.agents.v1.AgentService.ListAgents:output_type -> portal.agents.v1.ListAgentsResponse
-	19, // 96: portal.agents.v1.AgentService.UpdateAgent:output_type -> portal.agents.v1.UpdateAgentResponse
-	21, // 97: portal.agents.v1.AgentService.DeleteAgent:output_type -> portal.agents.v1.DeleteAgentResponse
-	23, // 98: portal.agents.v1.AgentService.ProvisionAgent:output_type -> portal.agents.v1.ProvisionAgentResponse
-	25, // 99: portal.agents.v1.AgentService.DeployAgent:output_type -> portal.agents.v1.DeployAgentResponse
-	27, // 100: portal.agents.v1.AgentService.StartAgent:output_type -> portal.agents.v1.StartAgentResponse
-	29, // 101: portal.agents.v1.AgentService.StopAgent:output_type -> portal.agents.v1.StopAgentResponse
-	31, // 102: portal.agents.v1.AgentService.SuspendAgent:output_type -> portal.agents.v1.SuspendAgentResponse
-	33, // 103: portal.agents.v1.AgentService.ResumeAgent:output_type -> portal.agents.v1.ResumeAgentResponse
-	35, // 104: portal.agents.v1.AgentService.RestartAgent:output_type -> portal.agents.v1.RestartAgentResponse
-	37, // 105: portal.agents.v1.AgentService.RevokeAgent:output_type -> portal.agents.v1.RevokeAgentResponse
-	45, // 106: portal.agents.v1.AgentService.BulkAgentAction:output_type -> portal.agents.v1.BulkAgentActionResponse
-	47, // 107: portal.agents.v1.AgentService.GetBulkOperation:output_type -> portal.agents.v1.GetBulkOperationResponse
-	41, // 108: portal.agents.v1.AgentService.GetOperation:output_type -> portal.agents.v1.GetOperationResponse
-	43, // 109: portal.agents.v1.AgentService.ExecuteSuggestedAction:output_type -> portal.agents.v1.ExecuteSuggestedActionResponse
-	39, // 110: portal.agents.v1.AgentService.ListStateHistory:output_type -> portal.agents.v1.ListStateHistoryResponse
-	93, // [93:111] is the sub-list for method output_type
-	75, // [75:93] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	58, // 61: portal.agents.v1.WaitOperationRequest.timeout:type_name -> google.protobuf.Duration
+	10, // 62: portal.agents.v1.WaitOperationResponse.operation:type_name -> portal.agents.v1.Operation
+	6,  // 63: portal.agents.v1.ExecuteSuggestedActionResponse.agent:type_name -> portal.agents.v1.Agent
+	10, // 64: portal.agents.v1.ExecuteSuggestedActionResponse.operation:type_name -> portal.agents.v1.Operation
+	1,  // 65: portal.agents.v1.BulkAgentActionRequest.action:type_name -> portal.agents.v1.AgentAction
+	0,  // 66: portal.agents.v1.BulkAgentActionRequest.states:type_name -> portal.agents.v1.AgentState
+	2,  // 67: portal.agents.v1.BulkAgentActionRequest.kinds:type_name -> portal.agents.v1.AgentKind
+	50, // 68: portal.agents.v1.BulkAgentActionResponse.bulk_operation:type_name -> portal.agents.v1.BulkOperation
+	50, // 69: portal.agents.v1.GetBulkOperationResponse.bulk_operation:type_name -> portal.agents.v1.BulkOperation
+	1,  // 70: portal.agents.v1.BulkOperation.action:type_name -> portal.agents.v1.AgentAction
+	5,  // 71: portal.agents.v1.BulkOperation.status:type_name -> portal.agents.v1.BulkStatus
+	51, // 72: portal.agents.v1.BulkOperation.results:type_name -> portal.agents.v1.BulkResult
+	56, // 73: portal.agents.v1.BulkOperation.create_time:type_name -> google.protobuf.Timestamp
+	56, // 74: portal.agents.v1.BulkOperation.done_time:type_name -> google.protobuf.Timestamp
+	0,  // 75: portal.agents.v1.BulkResult.from_state:type_name -> portal.agents.v1.AgentState
+	0,  // 76: portal.agents.v1.BulkResult.to_state:type_name -> portal.agents.v1.AgentState
+	12, // 77: portal.agents.v1.AgentService.CreateAgent:input_type -> portal.agents.v1.CreateAgentRequest
+	14, // 78: portal.agents.v1.AgentService.GetAgent:input_type -> portal.agents.v1.GetAgentRequest
+	16, // 79: portal.agents.v1.AgentService.ListAgents:input_type -> portal.agents.v1.ListAgentsRequest
+	18, // 80: portal.agents.v1.AgentService.UpdateAgent:input_type -> portal.agents.v1.UpdateAgentRequest
+	20, // 81: portal.agents.v1.AgentService.DeleteAgent:input_type -> portal.agents.v1.DeleteAgentRequest
+	22, // 82: portal.agents.v1.AgentService.ProvisionAgent:input_type -> portal.agents.v1.ProvisionAgentRequest
+	24, // 83: portal.agents.v1.AgentService.DeployAgent:input_type -> portal.agents.v1.DeployAgentRequest
+	26, // 84: portal.agents.v1.AgentService.StartAgent:input_type -> portal.agents.v1.StartAgentRequest
+	28, // 85: portal.agents.v1.AgentService.StopAgent:input_type -> portal.agents.v1.StopAgentRequest
+	30, // 86: portal.agents.v1.AgentService.SuspendAgent:input_type -> portal.agents.v1.SuspendAgentRequest
+	32, // 87: portal.agents.v1.AgentService.ResumeAgent:input_type -> portal.agents.v1.ResumeAgentRequest
+	34, // 88: portal.agents.v1.AgentService.RestartAgent:input_type -> portal.agents.v1.RestartAgentRequest
+	36, // 89: portal.agents.v1.AgentService.RevokeAgent:input_type -> portal.agents.v1.RevokeAgentRequest
+	46, // 90: portal.agents.v1.AgentService.BulkAgentAction:input_type -> portal.agents.v1.BulkAgentActionRequest
+	48, // 91: portal.agents.v1.AgentService.GetBulkOperation:input_type -> portal.agents.v1.GetBulkOperationRequest
+	40, // 92: portal.agents.v1.AgentService.GetOperation:input_type -> portal.agents.v1.GetOperationRequest
+	42, // 93: portal.agents.v1.AgentService.WaitOperation:input_type -> portal.agents.v1.WaitOperationRequest
+	44, // 94: portal.agents.v1.AgentService.ExecuteSuggestedAction:input_type -> portal.agents.v1.ExecuteSuggestedActionRequest
+	38, // 95: portal.agents.v1.AgentService.ListStateHistory:input_type -> portal.agents.v1.ListStateHistoryRequest
+	13, // 96: portal.agents.v1.AgentService.CreateAgent:output_type -> portal.agents.v1.CreateAgentResponse
+	15, // 97: portal.agents.v1.AgentService.GetAgent:output_type -> portal.agents.v1.GetAgentResponse
+	17, // 98: portal.agents.v1.AgentService.ListAgents:output_type -> portal.agents.v1.ListAgentsResponse
+	19, // 99: portal.agents.v1.AgentService.UpdateAgent:output_type -> portal.agents.v1.UpdateAgentResponse
+	21, // 100: portal.agents.v1.AgentService.DeleteAgent:output_type -> portal.agents.v1.DeleteAgentResponse
+	23, // 101: portal.agents.v1.AgentService.ProvisionAgent:output_type -> portal.agents.v1.ProvisionAgentResponse
+	25, // 102: portal.agents.v1.AgentService.DeployAgent:output_type -> portal.agents.v1.DeployAgentResponse
+	27, // 103: portal.agents.v1.AgentService.StartAgent:output_type -> portal.agents.v1.StartAgentResponse
+	29, // 104: portal.agents.v1.AgentService.StopAgent:output_type -> portal.agents.v1.StopAgentResponse
+	31, // 105: portal.agents.v1.AgentService.SuspendAgent:output_type -> portal.agents.v1.SuspendAgentResponse
+	33, // 106: portal.agents.v1.AgentService.ResumeAgent:output_type -> portal.agents.v1.ResumeAgentResponse
+	35, // 107: portal.agents.v1.AgentService.RestartAgent:output_type -> portal.agents.v1.RestartAgentResponse
+	37, // 108: portal.agents.v1.AgentService.RevokeAgent:output_type -> portal.agents.v1.RevokeAgentResponse
+	47, // 109: portal.agents.v1.AgentService.BulkAgentAction:output_type -> portal.agents.v1.BulkAgentActionResponse
+	49, // 110: portal.agents.v1.AgentService.GetBulkOperation:output_type -> portal.agents.v1.GetBulkOperationResponse
+	41, // 111: portal.agents.v1.AgentService.GetOperation:output_type -> portal.agents.v1.GetOperationResponse
+	43, // 112: portal.agents.v1.AgentService.WaitOperation:output_type -> portal.agents.v1.WaitOperationResponse
+	45, // 113: portal.agents.v1.AgentService.ExecuteSuggestedAction:output_type -> portal.agents.v1.ExecuteSuggestedActionResponse
+	39, // 114: portal.agents.v1.AgentService.ListStateHistory:output_type -> portal.agents.v1.ListStateHistoryResponse
+	96, // [96:115] is the sub-list for method output_type
+	77, // [77:96] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_portal_agents_v1_agents_proto_init() }
@@ -3996,7 +4106,7 @@ func file_portal_agents_v1_agents_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_agents_v1_agents_proto_rawDesc), len(file_portal_agents_v1_agents_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   47,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,7 @@ const (
 	AgentService_BulkAgentAction_FullMethodName        = "/portal.agents.v1.AgentService/BulkAgentAction"
 	AgentService_GetBulkOperation_FullMethodName       = "/portal.agents.v1.AgentService/GetBulkOperation"
 	AgentService_GetOperation_FullMethodName           = "/portal.agents.v1.AgentService/GetOperation"
+	AgentService_WaitOperation_FullMethodName          = "/portal.agents.v1.AgentService/WaitOperation"
 	AgentService_ExecuteSuggestedAction_FullMethodName = "/portal.agents.v1.AgentService/ExecuteSuggestedAction"
 	AgentService_ListStateHistory_FullMethodName       = "/portal.agents.v1.AgentService/ListStateHistory"
 )
@@ -90,6 +91,9 @@ type AgentServiceClient interface {
 	GetBulkOperation(ctx context.Context, in *GetBulkOperationRequest, opts ...grpc.CallOption) (*GetBulkOperationResponse, error)
 	// GetOperation returns a lifecycle operation.
 	GetOperation(ctx context.Context, in *GetOperationRequest, opts ...grpc.CallOption) (*GetOperationResponse, error)
+	// WaitOperation returns the operation once it is done, or as it is when the
+	// timeout (at most 60 s; 30 s when not given) runs out.
+	WaitOperation(ctx context.Context, in *WaitOperationRequest, opts ...grpc.CallOption) (*WaitOperationResponse, error)
 	// ExecuteSuggestedAction carries out one of the suggested actions of the
 	// agent's current error.
 	ExecuteSuggestedAction(ctx context.Context, in *ExecuteSuggestedActionRequest, opts ...grpc.CallOption) (*ExecuteSuggestedActionResponse, error)
@@ -265,6 +269,16 @@ func (c *agentServiceClient) GetOperation(ctx context.Context, in *GetOperationR
 	return out, nil
 }
 
+func (c *agentServiceClient) WaitOperation(ctx context.Context, in *WaitOperationRequest, opts ...grpc.CallOption) (*WaitOperationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WaitOperationResponse)
+	err := c.cc.Invoke(ctx, AgentService_WaitOperation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *agentServiceClient) ExecuteSuggestedAction(ctx context.Context, in *ExecuteSuggestedActionRequest, opts ...grpc.CallOption) (*ExecuteSuggestedActionResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExecuteSuggestedActionResponse)
@@ -336,6 +350,9 @@ type AgentServiceServer interface {
 	GetBulkOperation(context.Context, *GetBulkOperationRequest) (*GetBulkOperationResponse, error)
 	// GetOperation returns a lifecycle operation.
 	GetOperation(context.Context, *GetOperationRequest) (*GetOperationResponse, error)
+	// WaitOperation returns the operation once it is done, or as it is when the
+	// timeout (at most 60 s; 30 s when not given) runs out.
+	WaitOperation(context.Context, *WaitOperationRequest) (*WaitOperationResponse, error)
 	// ExecuteSuggestedAction carries out one of the suggested actions of the
 	// agent's current error.
 	ExecuteSuggestedAction(context.Context, *ExecuteSuggestedActionRequest) (*ExecuteSuggestedActionResponse, error)
@@ -398,6 +415,9 @@ func (UnimplementedAgentServiceServer) GetBulkOperation(context.Context, *GetBul
 }
 func (UnimplementedAgentServiceServer) GetOperation(context.Context, *GetOperationRequest) (*GetOperationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOperation not implemented")
+}
+func (UnimplementedAgentServiceServer) WaitOperation(context.Context, *WaitOperationRequest) (*WaitOperationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WaitOperation not implemented")
 }
 func (UnimplementedAgentServiceServer) ExecuteSuggestedAction(context.Context, *ExecuteSuggestedActionRequest) (*ExecuteSuggestedActionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExecuteSuggestedAction not implemented")
@@ -714,6 +734,24 @@ func _AgentService_GetOperation_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_WaitOperation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WaitOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).WaitOperation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_WaitOperation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).WaitOperation(ctx, req.(*WaitOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgentService_ExecuteSuggestedAction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ExecuteSuggestedActionRequest)
 	if err := dec(in); err != nil {
@@ -820,6 +858,10 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOperation",
 			Handler:    _AgentService_GetOperation_Handler,
+		},
+		{
+			MethodName: "WaitOperation",
+			Handler:    _AgentService_WaitOperation_Handler,
 		},
 		{
 			MethodName: "ExecuteSuggestedAction",
