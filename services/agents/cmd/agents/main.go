@@ -85,4 +85,3 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		},
 	})
 }
-
