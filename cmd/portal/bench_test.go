@@ -187,13 +187,16 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 			}
 			ready.Done()
 			local := make([]time.Duration, 0, fanoutTransitions)
+			var times []time.Time
 			for len(local) < fanoutTransitions*b.N {
 				data, err := c.readFrame()
 				if err != nil {
 					break
 				}
-				if t, ok := eventTime(data); ok {
-					local = append(local, time.Since(t))
+				now := time.Now()
+				times = eventTimes(times[:0], data)
+				for _, t := range times {
+					local = append(local, now.Sub(t))
 				}
 			}
 			got.Add(int64(len(local)))
@@ -232,28 +235,34 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 }
 
 var (
-	eventPrefix  = []byte(`{"type":"event"`)
 	stateChanged = []byte(`"eventType":"portal.agents.v1.AgentStateChanged"`)
 	timeKey      = []byte(`"time":"`)
 )
 
-// eventTime returns the time of a state-change event frame: the transition's
-// commit is what the latency is measured from.
-func eventTime(frame []byte) (time.Time, bool) {
-	if !bytes.HasPrefix(frame, eventPrefix) || !bytes.Contains(frame, stateChanged) {
-		return time.Time{}, false
+// eventTimes appends the times of the state-change events in a frame (one
+// event, or a batch of them): the transition's commit is what the latency is
+// measured from.
+func eventTimes(dst []time.Time, frame []byte) []time.Time {
+	for {
+		i := bytes.Index(frame, stateChanged)
+		if i < 0 {
+			return dst
+		}
+		frame = frame[i+len(stateChanged):]
+		j := bytes.Index(frame, timeKey)
+		if j < 0 {
+			return dst
+		}
+		rest := frame[j+len(timeKey):]
+		k := bytes.IndexByte(rest, '"')
+		if k < 0 {
+			return dst
+		}
+		if t, err := time.Parse(time.RFC3339Nano, string(rest[:k])); err == nil {
+			dst = append(dst, t)
+		}
+		frame = rest[k:]
 	}
-	i := bytes.Index(frame, timeKey)
-	if i < 0 {
-		return time.Time{}, false
-	}
-	rest := frame[i+len(timeKey):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
-	return t, err == nil
 }
 
 // rawWS is a minimal WebSocket client for the load generator: it shares the

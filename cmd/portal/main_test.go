@@ -278,6 +278,8 @@ type wsClient struct {
 	// event is skipped (for a client whose topics cover the whole stream).
 	last       uint64
 	contiguous bool
+	// pending holds the rest of a batch frame.
+	pending []wsFrame
 }
 
 type wsFrame struct {
@@ -328,17 +330,29 @@ func (c *wsClient) send(v any) {
 
 func (c *wsClient) next() wsFrame {
 	c.t.Helper()
+	if len(c.pending) > 0 {
+		f := c.pending[0]
+		c.pending = c.pending[1:]
+		return f
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, b, err := c.conn.Read(ctx)
 	if err != nil {
 		c.t.Fatalf("ws read: %v", err)
 	}
-	var f wsFrame
+	var f struct {
+		wsFrame
+		Events []wsFrame `json:"events"`
+	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		c.t.Fatalf("ws frame %q: %v", b, err)
 	}
-	return f
+	if f.Type == "batch" { // events that queued up, in order
+		c.pending = f.Events[1:]
+		return f.Events[0]
+	}
+	return f.wsFrame
 }
 
 // event reads frames until the next event.

@@ -17,6 +17,7 @@ import (
 const StatusLagging websocket.StatusCode = 4008
 
 const (
+	maxBatch      = 64
 	writeTimeout  = 10 * time.Second
 	pingInterval  = 20 * time.Second
 	watchInterval = 2 * time.Second
@@ -105,7 +106,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // lagging. Writes carry no context of their own: arming a timer per frame
 // costs more than the write on a busy hub, so watch cuts stuck writes instead.
 func (h *Hub) write(ctx context.Context, conn *websocket.Conn, c *client) {
-	var last uint64
+	var (
+		last  uint64
+		batch []*frame
+		buf   []byte
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -117,13 +122,30 @@ func (h *Hub) write(ctx context.Context, conn *websocket.Conn, c *client) {
 			conn.Close(StatusLagging, "lagging")
 			return
 		case f := <-c.queue:
+			// Events that queued up while the last write was under way go
+			// out together in one frame: a burst costs one write, not many.
+			batch := append(batch[:0], f)
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case g := <-c.queue:
+					batch = append(batch, g)
+				default:
+					break more
+				}
+			}
+			data := f.data
+			if len(batch) > 1 {
+				data = encodeBatch(buf[:0], batch)
+				buf = data
+			}
 			c.writeStart.Store(time.Now().UnixNano())
-			err := conn.Write(context.Background(), websocket.MessageText, f.data)
+			err := conn.Write(context.Background(), websocket.MessageText, data)
 			c.writeStart.Store(0)
 			if err != nil {
 				return
 			}
-			last = f.seq
+			last = batch[len(batch)-1].seq
 		}
 	}
 }
@@ -282,4 +304,21 @@ func (h *Hub) filterOf(c *client) filter {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return c.filter
+}
+
+var (
+	batchOpen  = []byte(`{"type":"batch","events":[`)
+	batchClose = []byte(`]}`)
+)
+
+// encodeBatch joins already-encoded events into one batch frame.
+func encodeBatch(dst []byte, fs []*frame) []byte {
+	dst = append(dst, batchOpen...)
+	for i, f := range fs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, f.data...)
+	}
+	return append(dst, batchClose...)
 }

@@ -19,6 +19,7 @@
 //	server: {"type":"subscribed","topics":[...],"seq":57}          seq: the stream head
 //	server: {"type":"event","seq":58,"id":"...","eventType":"portal.agents.v1.AgentStateChanged",
 //	         "subject":"agents/<id>","time":"...","data":{...}}
+//	server: {"type":"batch","events":[{event},{event},...]}          events that queued up, in order
 //	server: {"type":"resync","topics":[...],"firstSeq":90,"reason":"..."}
 //	server: {"type":"lagging","lastSeq":58}  then close 4008
 //	server: {"type":"error","message":"..."}

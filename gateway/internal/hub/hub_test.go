@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -80,6 +81,8 @@ func (f *fixture) publish(id string, padding int) uint64 {
 type testClient struct {
 	t    *testing.T
 	conn *websocket.Conn
+	// pending holds the rest of a batch frame.
+	pending []testFrame
 }
 
 type testFrame struct {
@@ -129,15 +132,32 @@ func (c *testClient) next() testFrame {
 }
 
 func (c *testClient) read(d time.Duration) (testFrame, error) {
+	if len(c.pending) > 0 {
+		fr := c.pending[0]
+		c.pending = c.pending[1:]
+		return fr, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	_, b, err := c.conn.Read(ctx)
 	if err != nil {
 		return testFrame{}, err
 	}
-	var fr testFrame
-	err = json.Unmarshal(b, &fr)
-	return fr, err
+	var fr struct {
+		testFrame
+		Events []testFrame `json:"events"`
+	}
+	if err := json.Unmarshal(b, &fr); err != nil {
+		return testFrame{}, err
+	}
+	if fr.Type == "batch" {
+		if len(fr.Events) < 2 {
+			return testFrame{}, fmt.Errorf("batch of %d events", len(fr.Events))
+		}
+		c.pending = fr.Events[1:]
+		return fr.Events[0], nil
+	}
+	return fr.testFrame, nil
 }
 
 func TestFanOutByTopic(t *testing.T) {

@@ -307,13 +307,18 @@ func (d *Driver) control(ctx context.Context, w *driver.Workload, pause bool) er
 	if err := d.opts.Control(ctx, w.AgentID, msg); err != nil {
 		return driver.Fail(driver.Dependency, driver.CodeRuntimeDown, err, "could not reach agent %s over its control channel", w.Name)
 	}
-	state, reason := driver.InstancePaused, "paused"
+	// No instance event: the agent's own state change (SUSPENDED, RUNNING)
+	// already says this, and one event per instance would double the events
+	// of every suspend and resume.
+	state := driver.InstancePaused
 	if !pause {
-		state, reason = driver.InstanceReady, "resumed"
+		state = driver.InstanceReady
 	}
 	for _, in := range wl.instances {
 		if in.running() {
-			in.setState(state, reason)
+			in.mu.Lock()
+			in.state = state
+			in.mu.Unlock()
 		}
 	}
 	return nil
