@@ -522,3 +522,39 @@ func TestReconcileAfterRestart(t *testing.T) {
 		t.Errorf("task after reconcile: %v", res)
 	}
 }
+
+// TestMemoryLimit: an agent that leaks memory past its limit is stopped by
+// the limit (RLIMIT_DATA) and restarted by the supervisor, rather than
+// growing without bound.
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := spec("blank", map[string]any{"leak_mb_per_task": 24})
+	s.Resources = &pb.Resources{MemoryBytes: 192 << 20}
+	w := e.up(t, s)
+	first := pids(w)[0]
+	b, _ := json.Marshal(map[string]any{"type": "echo", "input": map[string]any{}})
+	deadline := time.Now().Add(20 * time.Second)
+	for alive(first) {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %d leaked past its 192 MiB limit for 20s without being stopped", first)
+		}
+		e.nc.Request("agents."+s.GetAgentId()+".tasks", b, time.Second) //nolint:errcheck // it may die mid-task
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		w, err := e.client.GetWorkload(context.Background(), &pb.GetWorkloadRequest{AgentId: s.GetAgentId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := w.GetWorkload().GetInstances()[0]
+		if in.GetRestarts() >= 1 && in.GetHandle() != "" && in.GetHandle() != strconv.Itoa(first) {
+			t.Logf("stopped by the limit (%s), restarted", in.GetLastExit())
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted after hitting the limit: %v", in)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

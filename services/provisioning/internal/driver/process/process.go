@@ -32,8 +32,11 @@ import (
 	"github.com/platformportal/portal/services/provisioning/internal/driver"
 )
 
-// MinMemoryBytes is the least memory an agent can start in.
-const MinMemoryBytes = 32 << 20
+// MinMemoryBytes is the least memory limit an agent starts under. The limit
+// is RLIMIT_DATA, which counts the writable memory a Go program maps at
+// start-up (the heap arena index, thread stacks: some 100 MiB) as well as
+// what it uses, so a smaller limit kills it before it runs.
+const MinMemoryBytes = 128 << 20
 
 // Options tune the driver.
 type Options struct {
