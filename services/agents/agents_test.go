@@ -623,3 +623,35 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestInterruptedBulkIsClosed: a bulk operation a previous process left
+// running is closed at start-up, with the agents it had not reached skipped.
+func TestInterruptedBulkIsClosed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ob, _ := outbox.New(store.OutboxTable)
+	st := store.New(e.pool, ob, grpcapi.Events{})
+	done := e.create(t, "reached", agentsv1.AgentKind_AGENT_KIND_BLANK)
+	left := e.create(t, "not-reached", agentsv1.AgentKind_AGENT_KIND_BLANK)
+	b := &agents.BulkOperation{ID: uuid.NewString(), Action: agents.Provision, Status: agents.BulkRunning, Parallelism: 5,
+		Succeeded: 1, Actor: "someone", CreateTime: time.Now().UTC(), Results: []agents.BulkResult{
+			{AgentID: uuid.MustParse(done.GetId()), Name: "reached", Outcome: agents.OutcomeSucceeded},
+			{AgentID: uuid.MustParse(left.GetId()), Name: "not-reached", Outcome: agents.OutcomePending},
+		}}
+	if err := st.SaveBulk(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	go e.domain.RunOperations(ctx) //nolint:errcheck
+	waitFor(t, 5*time.Second, func() bool {
+		got, err := st.GetBulk(ctx, b.ID)
+		return err == nil && got.Status != agents.BulkRunning
+	})
+	got, _ := e.client.GetBulkOperation(ctx, &agentsv1.GetBulkOperationRequest{Id: b.ID})
+	bo := got.GetBulkOperation()
+	if bo.GetStatus() != agentsv1.BulkStatus_BULK_STATUS_PARTIALLY_FAILED || bo.GetSkipped() != 1 || bo.GetSucceeded() != 1 ||
+		bo.GetResults()[1].GetOutcome() != "skipped" || !strings.Contains(bo.GetResults()[1].GetReason(), "restart") || bo.GetDoneTime() == nil {
+		t.Errorf("bulk operation after restart = %v", bo)
+	}
+}

@@ -82,6 +82,8 @@ type BulkOperation struct {
 
 // BulkStore keeps bulk operations.
 type BulkStore interface {
+	// RunningBulks returns the bulk operations not finished, oldest first.
+	RunningBulks(ctx context.Context) ([]*BulkOperation, error)
 	// SaveBulk writes b and publishes its progress (about one agent, or the
 	// summary when r is nil) in one transaction.
 	SaveBulk(ctx context.Context, b *BulkOperation, r *BulkResult) error
@@ -303,4 +305,32 @@ func cloneBulk(b *BulkOperation) *BulkOperation {
 	c := *b
 	c.Results = append([]BulkResult(nil), b.Results...)
 	return &c
+}
+
+// closeInterrupted ends the bulk operations a previous process left running:
+// the agents it had not reached are skipped, so the summary stays true. (The
+// operations it had started on single agents resume on their own.)
+func (s *Service) closeInterrupted(ctx context.Context) error {
+	bulks, err := s.store.RunningBulks(ctx)
+	if err != nil {
+		return fmt.Errorf("interrupted bulk operations: %w", err)
+	}
+	for _, b := range bulks {
+		for i := range b.Results {
+			if r := &b.Results[i]; r.Outcome == OutcomePending || r.Outcome == OutcomeRunning {
+				r.Outcome, r.Reason = OutcomeSkipped, "interrupted by a restart of the agents service"
+				b.Skipped++
+			}
+		}
+		b.Status = BulkSucceeded
+		if b.Failed > 0 || b.Skipped > 0 {
+			b.Status = BulkPartiallyFailed
+		}
+		b.DoneTime = s.now()
+		if err := s.store.SaveBulk(ctx, b, nil); err != nil {
+			return fmt.Errorf("close bulk operation %s: %w", b.ID, err)
+		}
+		s.logger.Warn("bulk operation interrupted by a restart", "bulk_operation", b.ID)
+	}
+	return nil
 }

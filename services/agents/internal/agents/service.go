@@ -269,6 +269,9 @@ func (s *Service) Act(ctx context.Context, id uuid.UUID, action Action, etag, re
 // and waits, when ctx ends, for those in flight.
 func (s *Service) RunOperations(ctx context.Context) error {
 	s.bg = ctx
+	if err := s.closeInterrupted(ctx); err != nil {
+		s.logger.Error("could not close interrupted bulk operations", "error", err)
+	}
 	ops, err := s.store.RunningOperations(ctx)
 	if err != nil {
 		return fmt.Errorf("resume operations: %w", err)

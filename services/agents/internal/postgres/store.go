@@ -417,25 +417,42 @@ func (s *Store) SaveBulk(ctx context.Context, b *agents.BulkOperation, r *agents
 	})
 }
 
-// GetBulk implements agents.BulkStore.
-func (s *Store) GetBulk(ctx context.Context, id string) (*agents.BulkOperation, error) {
+const bulkColumns = `id, action, status, parallelism, rollback_threshold, succeeded, failed, skipped,
+	rolled_back, results, actor, create_time, done_time`
+
+func scanBulk(row pgx.Row) (*agents.BulkOperation, error) {
 	var b agents.BulkOperation
 	var bid uuid.UUID
 	var action, status string
 	var done *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT id, action, status, parallelism, rollback_threshold, succeeded, failed, skipped,
-			rolled_back, results, actor, create_time, done_time FROM agents.bulk_operations WHERE id = $1`, id).
-		Scan(&bid, &action, &status, &b.Parallelism, &b.RollbackThreshold, &b.Succeeded, &b.Failed, &b.Skipped,
-			&b.RolledBack, &b.Results, &b.Actor, &b.CreateTime, &done)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errs.E(errs.NotFound, "BULK_OPERATION_NOT_FOUND", "bulk operation %s not found", id).With("id", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("select bulk operation: %w", err)
+	if err := row.Scan(&bid, &action, &status, &b.Parallelism, &b.RollbackThreshold, &b.Succeeded, &b.Failed, &b.Skipped,
+		&b.RolledBack, &b.Results, &b.Actor, &b.CreateTime, &done); err != nil {
+		return nil, err
 	}
 	b.ID, b.Action, b.Status, b.CreateTime = bid.String(), agents.Action(action), agents.BulkStatus(status), b.CreateTime.UTC()
 	if done != nil {
 		b.DoneTime = done.UTC()
 	}
 	return &b, nil
+}
+
+// GetBulk implements agents.BulkStore.
+func (s *Store) GetBulk(ctx context.Context, id string) (*agents.BulkOperation, error) {
+	b, err := scanBulk(s.pool.QueryRow(ctx, `SELECT `+bulkColumns+` FROM agents.bulk_operations WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errs.E(errs.NotFound, "BULK_OPERATION_NOT_FOUND", "bulk operation %s not found", id).With("id", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select bulk operation: %w", err)
+	}
+	return b, nil
+}
+
+// RunningBulks implements agents.BulkStore.
+func (s *Store) RunningBulks(ctx context.Context) ([]*agents.BulkOperation, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+bulkColumns+` FROM agents.bulk_operations WHERE status = 'RUNNING' ORDER BY create_time`)
+	if err != nil {
+		return nil, fmt.Errorf("select bulk operations: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*agents.BulkOperation, error) { return scanBulk(r) })
 }
