@@ -6,8 +6,10 @@ package driver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -207,6 +209,33 @@ func AsFailure(err error) (*Failure, bool) {
 	var f *Failure
 	ok := errors.As(err, &f)
 	return f, ok
+}
+
+// LevelOf is the level of a log line: the "level" of a JSON line (as slog
+// and zap write it) normalised to debug, info, warn or error; otherwise info
+// on stdout (or a merged stream, stream "") and error on stderr.
+func LevelOf(text, stream string) string {
+	if strings.HasPrefix(text, "{") {
+		var l struct {
+			Level any `json:"level"`
+		}
+		if json.Unmarshal([]byte(text), &l) == nil {
+			if s, ok := l.Level.(string); ok && s != "" {
+				switch s = strings.ToLower(s); s {
+				case "warning":
+					return "warn"
+				case "fatal", "panic", "critical", "dpanic":
+					return "error"
+				default:
+					return s
+				}
+			}
+		}
+	}
+	if stream == "stderr" {
+		return "error"
+	}
+	return "info"
 }
 
 // LevelRank orders log levels; unknown levels rank as info.

@@ -3,7 +3,6 @@ package docker
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,32 +101,9 @@ func parseLines(r *bytes.Buffer, instance, stream string) []driver.LogLine {
 			Time:     t,
 			Instance: instance,
 			Stream:   stream,
-			Level:    level(text, stream),
+			Level:    driver.LevelOf(text, stream),
 			Message:  text,
 		})
 	}
 	return out
-}
-
-// level is the "level" of a JSON log line (as slog and zap write it),
-// lowercased; for other lines, info on stdout and error on stderr.
-func level(text, stream string) string {
-	if strings.HasPrefix(text, "{") {
-		var l struct {
-			Level any `json:"level"`
-		}
-		if json.Unmarshal([]byte(text), &l) == nil {
-			if s, ok := l.Level.(string); ok && s != "" {
-				s = strings.ToLower(s)
-				if s == "warning" {
-					s = "warn"
-				}
-				return s
-			}
-		}
-	}
-	if stream == "stderr" {
-		return "error"
-	}
-	return "info"
 }

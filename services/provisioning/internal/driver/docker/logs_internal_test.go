@@ -6,28 +6,6 @@ import (
 	"time"
 )
 
-func TestLevel(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		text, stream, want string
-	}{
-		{`{"level":"INFO","msg":"hi"}`, "stderr", "info"},
-		{`{"level":"Warning","msg":"hi"}`, "stdout", "warn"},
-		{`{"level":"debug"}`, "stdout", "debug"},
-		{`{"level":"ERROR"}`, "stdout", "error"},
-		{`{"level":3}`, "stdout", "info"},
-		{`{"msg":"no level"}`, "stderr", "error"},
-		{`{not json`, "stdout", "info"},
-		{"plain", "stdout", "info"},
-		{"plain", "stderr", "error"},
-	}
-	for _, tt := range tests {
-		if got := level(tt.text, tt.stream); got != tt.want {
-			t.Errorf("level(%q, %q) = %q, want %q", tt.text, tt.stream, got, tt.want)
-		}
-	}
-}
-
 func TestParseLines(t *testing.T) {
 	t.Parallel()
 	in := bytes.NewBufferString("2025-03-01T12:00:00.000000001Z hello world\r\nno timestamp here\n2025-03-01T12:00:01Z {\"level\":\"warn\"}")

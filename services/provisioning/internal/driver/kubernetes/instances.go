@@ -2,7 +2,6 @@ package kubernetes
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"slices"
 	"strconv"
@@ -149,27 +148,7 @@ func parseLines(raw, instance string) []driver.LogLine {
 				t, text = parsed, rest
 			}
 		}
-		out = append(out, driver.LogLine{Time: t, Instance: instance, Level: level(text), Message: text})
+		out = append(out, driver.LogLine{Time: t, Instance: instance, Level: driver.LevelOf(text, ""), Message: text})
 	}
 	return out
-}
-
-// level is the "level" of a JSON log line (as slog and zap write it),
-// lowercased, and info for other lines.
-func level(text string) string {
-	if strings.HasPrefix(text, "{") {
-		var l struct {
-			Level any `json:"level"`
-		}
-		if json.Unmarshal([]byte(text), &l) == nil {
-			if s, ok := l.Level.(string); ok && s != "" {
-				s = strings.ToLower(s)
-				if s == "warning" {
-					s = "warn"
-				}
-				return s
-			}
-		}
-	}
-	return "info"
 }

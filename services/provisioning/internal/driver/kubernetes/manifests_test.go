@@ -202,20 +202,3 @@ func TestNoResourcesWhenUnlimited(t *testing.T) {
 		t.Errorf("rendered deployment has limits:\n%s", got)
 	}
 }
-
-func TestLevel(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ text, want string }{
-		{`{"level":"INFO"}`, "info"},
-		{`{"level":"Warning"}`, "warn"},
-		{`{"level":"error","msg":"x"}`, "error"},
-		{`{"level":"DEBUG"}`, "debug"},
-		{`{"msg":"no level"}`, "info"},
-		{"panic: boom", "info"},
-	}
-	for _, tt := range tests {
-		if got := level(tt.text); got != tt.want {
-			t.Errorf("level(%q) = %q, want %q", tt.text, got, tt.want)
-		}
-	}
-}

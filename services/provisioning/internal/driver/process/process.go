@@ -665,36 +665,12 @@ func (in *instance) capture(r io.Reader, stream string) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := driver.LogLine{Time: time.Now().UTC(), Instance: in.id, Stream: stream, Message: sc.Text()}
-		line.Level = levelOf(sc.Bytes(), stream)
+		line.Level = driver.LevelOf(sc.Text(), stream)
 		in.logs.add(line)
 		if in.d.opts.OnLog != nil {
 			in.d.opts.OnLog(in.agentID, line)
 		}
 	}
-}
-
-// levelOf reads "level" from a JSON log line; otherwise stdout is info and
-// stderr is error.
-func levelOf(b []byte, stream string) string {
-	if len(b) > 0 && b[0] == '{' {
-		var v struct {
-			Level string `json:"level"`
-		}
-		if json.Unmarshal(b, &v) == nil && v.Level != "" {
-			switch l := strings.ToLower(v.Level); l {
-			case "debug", "info", "warn", "error":
-				return l
-			case "warning":
-				return "warn"
-			case "fatal", "panic", "critical":
-				return "error"
-			}
-		}
-	}
-	if stream == "stderr" {
-		return "error"
-	}
-	return "info"
 }
 
 // failure describes why the instance is failing, with its last lines.
