@@ -18,6 +18,7 @@ const StatusLagging websocket.StatusCode = 4008
 
 const (
 	maxBatch      = 64
+	maxBatchBytes = 64 << 10 // a batch stops growing past this size
 	writeTimeout  = 10 * time.Second
 	pingInterval  = 20 * time.Second
 	watchInterval = 2 * time.Second
@@ -125,11 +126,13 @@ func (h *Hub) write(ctx context.Context, conn *websocket.Conn, c *client) {
 			// Events that queued up while the last write was under way go
 			// out together in one frame: a burst costs one write, not many.
 			batch := append(batch[:0], f)
+			size := len(f.data)
 		more:
-			for len(batch) < maxBatch {
+			for len(batch) < maxBatch && size < maxBatchBytes {
 				select {
 				case g := <-c.queue:
 					batch = append(batch, g)
+					size += len(g.data)
 				default:
 					break more
 				}
