@@ -96,22 +96,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer, c Common, grpcAd
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck
-	nc, err := events.Connect(ctx, c.NATS.URL, svc.Name, logger)
+	nc, js, err := ConnectNATS(ctx, c.NATS, svc.Name, logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Drain() //nolint:errcheck
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	// Whoever starts first declares the streams; declaring is idempotent.
-	if _, err := events.EnsureStream(ctx, js, c.NATS); err != nil {
-		return err
-	}
-	if _, err := events.EnsureLogStream(ctx, js); err != nil {
-		return err
-	}
 	srv, err := grpcserver.New(logger)
 	if err != nil {
 		return err
@@ -141,4 +130,27 @@ func Main(ctx context.Context, args []string, stdout io.Writer, c Common, grpcAd
 	err = g.Wait()
 	logger.Info(svc.Name + " stopped")
 	return err
+}
+
+// ConnectNATS connects to cfg.URL and declares the platform's streams
+// (whoever starts first declares them; declaring is idempotent).
+func ConnectNATS(ctx context.Context, cfg config.NATS, name string, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := events.Connect(ctx, cfg.URL, name, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := events.EnsureStream(ctx, js, cfg); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	if _, err := events.EnsureLogStream(ctx, js); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
 }

@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -21,9 +20,9 @@ import (
 	"github.com/platformportal/portal/gateway"
 	"github.com/platformportal/portal/platform/buildinfo"
 	"github.com/platformportal/portal/platform/config"
-	"github.com/platformportal/portal/platform/events"
 	"github.com/platformportal/portal/platform/httpserver"
 	"github.com/platformportal/portal/platform/logging"
+	"github.com/platformportal/portal/platform/runner"
 	"github.com/platformportal/portal/platform/telemetry"
 )
 
@@ -76,22 +75,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck
 
-	nc, err := events.Connect(ctx, c.NATS.URL, "gateway", logger)
+	nc, js, err := runner.ConnectNATS(ctx, c.NATS, "gateway", logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Drain() //nolint:errcheck
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	// Whoever starts first declares the streams; declaring is idempotent.
-	if _, err := events.EnsureStream(ctx, js, c.NATS); err != nil {
-		return err
-	}
-	if _, err := events.EnsureLogStream(ctx, js); err != nil {
-		return err
-	}
 	conn, err := grpc.NewClient(c.AgentsAddr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
