@@ -5,7 +5,6 @@ package events
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -113,6 +112,3 @@ func EnsureLogStream(ctx context.Context, js jetstream.JetStream) (jetstream.Str
 	}
 	return s, nil
 }
-
-// ErrNoEventID is returned for a message without the ce-id header.
-var ErrNoEventID = errors.New("event has no " + HeaderID + " header")

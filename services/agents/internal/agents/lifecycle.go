@@ -1,7 +1,6 @@
 package agents
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/platformportal/portal/platform/errs"
@@ -78,6 +77,3 @@ func illegal(from State, action Action) error {
 
 // IsFinal reports whether no action leaves s.
 func IsFinal(s State) bool { return len(lifecycle[s]) == 0 }
-
-// ValidState reports whether s is a known state.
-func ValidState(s State) bool { return slices.Contains(States, s) }

@@ -289,9 +289,6 @@ func (s *Service) RunOperations(ctx context.Context) error {
 	return nil
 }
 
-// WaitOperations waits for the operations in flight (tests, shutdown).
-func (s *Service) WaitOperations() { s.ops.Wait() }
-
 // execute has the runtime carry out op, then records the outcome.
 func (s *Service) execute(ctx context.Context, op *Operation) {
 	a, err := s.store.Get(ctx, op.AgentID)

@@ -4,7 +4,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 
@@ -110,11 +109,4 @@ func classify(err error) error {
 		}
 	}
 	return re
-}
-
-// AsRuntimeError reports whether err is a classified runtime error.
-func AsRuntimeError(err error) (*agents.RuntimeError, bool) {
-	var re *agents.RuntimeError
-	ok := errors.As(err, &re)
-	return re, ok
 }
