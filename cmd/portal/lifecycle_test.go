@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -51,6 +52,65 @@ func TestErrorsExplainThemselves(t *testing.T) {
 		a = act(t, p.base, a, "start")
 		if a.State != "AGENT_STATE_RUNNING" || a.Error != nil {
 			t.Fatalf("after remediation: %+v; want RUNNING without error", a)
+		}
+	})
+
+	t.Run("impossible limits", func(t *testing.T) {
+		a := createWith(t, p.base, map[string]any{"name": "tiny", "kind": "AGENT_KIND_DATA",
+			"runtime": map[string]any{"memoryBytes": "1048576"}})
+		a = act(t, p.base, a, "provision")
+		a = act(t, p.base, a, "deploy")
+		if a.State != "AGENT_STATE_ERRORED" || a.Error == nil || a.Error.Code != "INVALID_LIMITS" || a.Error.Class != "configuration" ||
+			a.Error.SuggestedActions[0].ID != "reprovision" {
+			t.Fatalf("agent %+v; want ERRORED with INVALID_LIMITS and reprovision first", a)
+		}
+	})
+
+	t.Run("port taken", func(t *testing.T) {
+		// Taken after deploy (which provisions again and so would step around a
+		// port taken earlier), before start.
+		a := createWith(t, p.base, map[string]any{"name": "port-clash", "kind": "AGENT_KIND_API"})
+		a = act(t, p.base, a, "provision")
+		a = act(t, p.base, a, "deploy")
+		var w struct {
+			Workload struct {
+				Spec struct {
+					Ports []int `json:"ports"`
+				} `json:"spec"`
+				Instances []struct {
+					State  string `json:"state"`
+					Handle string `json:"handle"`
+				} `json:"instances"`
+			} `json:"workload"`
+		}
+		call(t, "GET", p.base+"/api/v1/agents/"+a.ID+"/workload", nil, &w)
+		port := w.Workload.Spec.Ports[0]
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		a = act(t, p.base, a, "start")
+		if a.State != "AGENT_STATE_ERRORED" || a.Error == nil || a.Error.Code != "PORT_IN_USE" || a.Error.Class != "configuration" ||
+			a.Error.Details["port"] != fmt.Sprint(port) || a.Error.SuggestedActions[0].ID != "pick-another-port" {
+			t.Fatalf("agent %+v; want ERRORED with PORT_IN_USE on %d and pick-another-port first", a, port)
+		}
+		call(t, "GET", p.base+"/api/v1/agents/"+a.ID+"/workload", nil, &w)
+		for _, in := range w.Workload.Instances {
+			if in.Handle != "" {
+				t.Errorf("instance %+v runs after the failed start", in)
+			}
+		}
+		var r agentResp
+		if code := call(t, "POST", p.base+"/api/v1/agents/"+a.ID+":remediate", map[string]any{"suggestionId": "pick-another-port"}, &r); code != 200 {
+			t.Fatalf("remediate: HTTP %d %s", code, r.Message)
+		}
+		a = settle(t, p.base, r.Agent)
+		a = act(t, p.base, a, "deploy")
+		a = act(t, p.base, a, "start")
+		call(t, "GET", p.base+"/api/v1/agents/"+a.ID+"/workload", nil, &w)
+		if a.State != "AGENT_STATE_RUNNING" || w.Workload.Spec.Ports[0] == port {
+			t.Fatalf("after picking another port: %+v on %v", a, w.Workload.Spec.Ports)
 		}
 	})
 
