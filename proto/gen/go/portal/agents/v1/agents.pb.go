@@ -8,6 +8,7 @@ package agentsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -3556,7 +3557,7 @@ var File_portal_agents_v1_agents_proto protoreflect.FileDescriptor
 
 const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\n" +
-	"\x1dportal/agents/v1/agents.proto\x12\x10portal.agents.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\b\n" +
+	"\x1dportal/agents/v1/agents.proto\x12\x10portal.agents.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19portal/auth/v1/auth.proto\"\xbb\b\n" +
 	"\x05Agent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12<\n" +
 	"\x04name\x18\x02 \x01(\tB(\xbaH%\xd8\x01\x01r \x18?2\x1c^[a-z]([a-z0-9-]*[a-z0-9])?$R\x04name\x12+\n" +
@@ -3873,29 +3874,29 @@ const file_portal_agents_v1_agents_proto_rawDesc = "" +
 	"\x13BULK_STATUS_RUNNING\x10\x01\x12\x19\n" +
 	"\x15BULK_STATUS_SUCCEEDED\x10\x02\x12 \n" +
 	"\x1cBULK_STATUS_PARTIALLY_FAILED\x10\x03\x12\x1b\n" +
-	"\x17BULK_STATUS_ROLLED_BACK\x10\x042\xf5\x13\n" +
-	"\fAgentService\x12y\n" +
-	"\vCreateAgent\x12$.portal.agents.v1.CreateAgentRequest\x1a%.portal.agents.v1.CreateAgentResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x05agent\"\x0e/api/v1/agents\x12n\n" +
-	"\bGetAgent\x12!.portal.agents.v1.GetAgentRequest\x1a\".portal.agents.v1.GetAgentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/agents/{id}\x12o\n" +
+	"\x17BULK_STATUS_ROLLED_BACK\x10\x042\xc3\x14\n" +
+	"\fAgentService\x12}\n" +
+	"\vCreateAgent\x12$.portal.agents.v1.CreateAgentRequest\x1a%.portal.agents.v1.CreateAgentResponse\"!\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\x17:\x05agent\"\x0e/api/v1/agents\x12r\n" +
+	"\bGetAgent\x12!.portal.agents.v1.GetAgentRequest\x1a\".portal.agents.v1.GetAgentResponse\"\x1f\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/agents/{id}\x12s\n" +
 	"\n" +
-	"ListAgents\x12#.portal.agents.v1.ListAgentsRequest\x1a$.portal.agents.v1.ListAgentsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/agents\x12\x84\x01\n" +
-	"\vUpdateAgent\x12$.portal.agents.v1.UpdateAgentRequest\x1a%.portal.agents.v1.UpdateAgentResponse\"(\x82\xd3\xe4\x93\x02\":\x05agent2\x19/api/v1/agents/{agent.id}\x12w\n" +
-	"\vDeleteAgent\x12$.portal.agents.v1.DeleteAgentRequest\x1a%.portal.agents.v1.DeleteAgentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/api/v1/agents/{id}\x12\x8d\x01\n" +
-	"\x0eProvisionAgent\x12'.portal.agents.v1.ProvisionAgentRequest\x1a(.portal.agents.v1.ProvisionAgentResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/agents/{id}:provision\x12\x81\x01\n" +
-	"\vDeployAgent\x12$.portal.agents.v1.DeployAgentRequest\x1a%.portal.agents.v1.DeployAgentResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:deploy\x12}\n" +
+	"ListAgents\x12#.portal.agents.v1.ListAgentsRequest\x1a$.portal.agents.v1.ListAgentsResponse\"\x1a\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/agents\x12\x88\x01\n" +
+	"\vUpdateAgent\x12$.portal.agents.v1.UpdateAgentRequest\x1a%.portal.agents.v1.UpdateAgentResponse\",\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\":\x05agent2\x19/api/v1/agents/{agent.id}\x12{\n" +
+	"\vDeleteAgent\x12$.portal.agents.v1.DeleteAgentRequest\x1a%.portal.agents.v1.DeleteAgentResponse\"\x1f\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\x15*\x13/api/v1/agents/{id}\x12\x91\x01\n" +
+	"\x0eProvisionAgent\x12'.portal.agents.v1.ProvisionAgentRequest\x1a(.portal.agents.v1.ProvisionAgentResponse\",\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/agents/{id}:provision\x12\x85\x01\n" +
+	"\vDeployAgent\x12$.portal.agents.v1.DeployAgentRequest\x1a%.portal.agents.v1.DeployAgentResponse\")\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:deploy\x12\x81\x01\n" +
 	"\n" +
-	"StartAgent\x12#.portal.agents.v1.StartAgentRequest\x1a$.portal.agents.v1.StartAgentResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/api/v1/agents/{id}:start\x12y\n" +
-	"\tStopAgent\x12\".portal.agents.v1.StopAgentRequest\x1a#.portal.agents.v1.StopAgentResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/agents/{id}:stop\x12\x85\x01\n" +
-	"\fSuspendAgent\x12%.portal.agents.v1.SuspendAgentRequest\x1a&.portal.agents.v1.SuspendAgentResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/agents/{id}:suspend\x12\x81\x01\n" +
-	"\vResumeAgent\x12$.portal.agents.v1.ResumeAgentRequest\x1a%.portal.agents.v1.ResumeAgentResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:resume\x12\x85\x01\n" +
-	"\fRestartAgent\x12%.portal.agents.v1.RestartAgentRequest\x1a&.portal.agents.v1.RestartAgentResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/agents/{id}:restart\x12\x81\x01\n" +
-	"\vRevokeAgent\x12$.portal.agents.v1.RevokeAgentRequest\x1a%.portal.agents.v1.RevokeAgentResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:revoke\x12\x86\x01\n" +
-	"\x0fBulkAgentAction\x12(.portal.agents.v1.BulkAgentActionRequest\x1a).portal.agents.v1.BulkAgentActionResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/api/v1/agents:bulk\x12\x8e\x01\n" +
-	"\x10GetBulkOperation\x12).portal.agents.v1.GetBulkOperationRequest\x1a*.portal.agents.v1.GetBulkOperationResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/bulkOperations/{id}\x12~\n" +
-	"\fGetOperation\x12%.portal.agents.v1.GetOperationRequest\x1a&.portal.agents.v1.GetOperationResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/operations/{id}\x12\x89\x01\n" +
-	"\rWaitOperation\x12&.portal.agents.v1.WaitOperationRequest\x1a'.portal.agents.v1.WaitOperationResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/operations/{id}:wait\x12\xa5\x01\n" +
-	"\x16ExecuteSuggestedAction\x12/.portal.agents.v1.ExecuteSuggestedActionRequest\x1a0.portal.agents.v1.ExecuteSuggestedActionResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/agents/{id}:remediate\x12\x94\x01\n" +
-	"\x10ListStateHistory\x12).portal.agents.v1.ListStateHistoryRequest\x1a*.portal.agents.v1.ListStateHistoryResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/agents/{agent_id}/historyBIZGgithub.com/platformportal/portal/proto/gen/go/portal/agents/v1;agentsv1b\x06proto3"
+	"StartAgent\x12#.portal.agents.v1.StartAgentRequest\x1a$.portal.agents.v1.StartAgentResponse\"(\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/api/v1/agents/{id}:start\x12}\n" +
+	"\tStopAgent\x12\".portal.agents.v1.StopAgentRequest\x1a#.portal.agents.v1.StopAgentResponse\"'\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/agents/{id}:stop\x12\x89\x01\n" +
+	"\fSuspendAgent\x12%.portal.agents.v1.SuspendAgentRequest\x1a&.portal.agents.v1.SuspendAgentResponse\"*\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/agents/{id}:suspend\x12\x85\x01\n" +
+	"\vResumeAgent\x12$.portal.agents.v1.ResumeAgentRequest\x1a%.portal.agents.v1.ResumeAgentResponse\")\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:resume\x12\x89\x01\n" +
+	"\fRestartAgent\x12%.portal.agents.v1.RestartAgentRequest\x1a&.portal.agents.v1.RestartAgentResponse\"*\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/agents/{id}:restart\x12\x85\x01\n" +
+	"\vRevokeAgent\x12$.portal.agents.v1.RevokeAgentRequest\x1a%.portal.agents.v1.RevokeAgentResponse\")\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/agents/{id}:revoke\x12\x8a\x01\n" +
+	"\x0fBulkAgentAction\x12(.portal.agents.v1.BulkAgentActionRequest\x1a).portal.agents.v1.BulkAgentActionResponse\"\"\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/api/v1/agents:bulk\x12\x92\x01\n" +
+	"\x10GetBulkOperation\x12).portal.agents.v1.GetBulkOperationRequest\x1a*.portal.agents.v1.GetBulkOperationResponse\"'\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/bulkOperations/{id}\x12\x82\x01\n" +
+	"\fGetOperation\x12%.portal.agents.v1.GetOperationRequest\x1a&.portal.agents.v1.GetOperationResponse\"#\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/operations/{id}\x12\x8d\x01\n" +
+	"\rWaitOperation\x12&.portal.agents.v1.WaitOperationRequest\x1a'.portal.agents.v1.WaitOperationResponse\"+\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/operations/{id}:wait\x12\xa9\x01\n" +
+	"\x16ExecuteSuggestedAction\x12/.portal.agents.v1.ExecuteSuggestedActionRequest\x1a0.portal.agents.v1.ExecuteSuggestedActionResponse\",\x88\xb5\x18\x02\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/agents/{id}:remediate\x12\x98\x01\n" +
+	"\x10ListStateHistory\x12).portal.agents.v1.ListStateHistoryRequest\x1a*.portal.agents.v1.ListStateHistoryResponse\"-\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02#\x12!/api/v1/agents/{agent_id}/historyBIZGgithub.com/platformportal/portal/proto/gen/go/portal/agents/v1;agentsv1b\x06proto3"
 
 var (
 	file_portal_agents_v1_agents_proto_rawDescOnce sync.Once

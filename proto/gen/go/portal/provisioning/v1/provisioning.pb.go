@@ -8,6 +8,7 @@ package provisioningv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1701,7 +1702,7 @@ var File_portal_provisioning_v1_provisioning_proto protoreflect.FileDescriptor
 
 const file_portal_provisioning_v1_provisioning_proto_rawDesc = "" +
 	"\n" +
-	")portal/provisioning/v1/provisioning.proto\x12\x16portal.provisioning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n" +
+	")portal/provisioning/v1/provisioning.proto\x12\x16portal.provisioning.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19portal/auth/v1/auth.proto\"j\n" +
 	"\tResources\x12*\n" +
 	"\n" +
 	"cpu_millis\x18\x01 \x01(\x03B\v\xbaH\b\"\x06\x18\x80\xf4\x03(\x00R\tcpuMillis\x121\n" +
@@ -1823,18 +1824,18 @@ const file_portal_provisioning_v1_provisioning_proto_rawDesc = "" +
 	"\x16DESIRED_STATE_DEPLOYED\x10\x02\x12\x19\n" +
 	"\x15DESIRED_STATE_RUNNING\x10\x03\x12\x1b\n" +
 	"\x17DESIRED_STATE_SUSPENDED\x10\x04\x12\x19\n" +
-	"\x15DESIRED_STATE_STOPPED\x10\x052\xc0\t\n" +
-	"\x13ProvisioningService\x12x\n" +
-	"\x11ProvisionWorkload\x120.portal.provisioning.v1.ProvisionWorkloadRequest\x1a1.portal.provisioning.v1.ProvisionWorkloadResponse\x12o\n" +
-	"\x0eDeployWorkload\x12-.portal.provisioning.v1.DeployWorkloadRequest\x1a..portal.provisioning.v1.DeployWorkloadResponse\x12l\n" +
-	"\rStartWorkload\x12,.portal.provisioning.v1.StartWorkloadRequest\x1a-.portal.provisioning.v1.StartWorkloadResponse\x12i\n" +
-	"\fStopWorkload\x12+.portal.provisioning.v1.StopWorkloadRequest\x1a,.portal.provisioning.v1.StopWorkloadResponse\x12r\n" +
-	"\x0fSuspendWorkload\x12..portal.provisioning.v1.SuspendWorkloadRequest\x1a/.portal.provisioning.v1.SuspendWorkloadResponse\x12o\n" +
-	"\x0eResumeWorkload\x12-.portal.provisioning.v1.ResumeWorkloadRequest\x1a..portal.provisioning.v1.ResumeWorkloadResponse\x12r\n" +
-	"\x0fRestartWorkload\x12..portal.provisioning.v1.RestartWorkloadRequest\x1a/.portal.provisioning.v1.RestartWorkloadResponse\x12o\n" +
-	"\x0eRemoveWorkload\x12-.portal.provisioning.v1.RemoveWorkloadRequest\x1a..portal.provisioning.v1.RemoveWorkloadResponse\x12\x92\x01\n" +
-	"\vGetWorkload\x12*.portal.provisioning.v1.GetWorkloadRequest\x1a+.portal.provisioning.v1.GetWorkloadResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/api/v1/agents/{agent_id}/workload\x12\x85\x01\n" +
-	"\bTailLogs\x12'.portal.provisioning.v1.TailLogsRequest\x1a(.portal.provisioning.v1.TailLogsResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/agents/{agent_id}/logsBUZSgithub.com/platformportal/portal/proto/gen/go/portal/provisioning/v1;provisioningv1b\x06proto3"
+	"\x15DESIRED_STATE_STOPPED\x10\x052\xf8\t\n" +
+	"\x13ProvisioningService\x12~\n" +
+	"\x11ProvisionWorkload\x120.portal.provisioning.v1.ProvisionWorkloadRequest\x1a1.portal.provisioning.v1.ProvisionWorkloadResponse\"\x04\x88\xb5\x18\x02\x12u\n" +
+	"\x0eDeployWorkload\x12-.portal.provisioning.v1.DeployWorkloadRequest\x1a..portal.provisioning.v1.DeployWorkloadResponse\"\x04\x88\xb5\x18\x02\x12r\n" +
+	"\rStartWorkload\x12,.portal.provisioning.v1.StartWorkloadRequest\x1a-.portal.provisioning.v1.StartWorkloadResponse\"\x04\x88\xb5\x18\x02\x12o\n" +
+	"\fStopWorkload\x12+.portal.provisioning.v1.StopWorkloadRequest\x1a,.portal.provisioning.v1.StopWorkloadResponse\"\x04\x88\xb5\x18\x02\x12x\n" +
+	"\x0fSuspendWorkload\x12..portal.provisioning.v1.SuspendWorkloadRequest\x1a/.portal.provisioning.v1.SuspendWorkloadResponse\"\x04\x88\xb5\x18\x02\x12u\n" +
+	"\x0eResumeWorkload\x12-.portal.provisioning.v1.ResumeWorkloadRequest\x1a..portal.provisioning.v1.ResumeWorkloadResponse\"\x04\x88\xb5\x18\x02\x12x\n" +
+	"\x0fRestartWorkload\x12..portal.provisioning.v1.RestartWorkloadRequest\x1a/.portal.provisioning.v1.RestartWorkloadResponse\"\x04\x88\xb5\x18\x02\x12u\n" +
+	"\x0eRemoveWorkload\x12-.portal.provisioning.v1.RemoveWorkloadRequest\x1a..portal.provisioning.v1.RemoveWorkloadResponse\"\x04\x88\xb5\x18\x02\x12\x96\x01\n" +
+	"\vGetWorkload\x12*.portal.provisioning.v1.GetWorkloadRequest\x1a+.portal.provisioning.v1.GetWorkloadResponse\".\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02$\x12\"/api/v1/agents/{agent_id}/workload\x12\x89\x01\n" +
+	"\bTailLogs\x12'.portal.provisioning.v1.TailLogsRequest\x1a(.portal.provisioning.v1.TailLogsResponse\"*\x88\xb5\x18\x01\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/agents/{agent_id}/logsBUZSgithub.com/platformportal/portal/proto/gen/go/portal/provisioning/v1;provisioningv1b\x06proto3"
 
 var (
 	file_portal_provisioning_v1_provisioning_proto_rawDescOnce sync.Once
