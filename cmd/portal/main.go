@@ -34,12 +34,12 @@ import (
 	"github.com/platformportal/portal/gateway"
 	"github.com/platformportal/portal/platform/buildinfo"
 	"github.com/platformportal/portal/platform/config"
-	"github.com/platformportal/portal/platform/events"
 	"github.com/platformportal/portal/platform/grpcserver"
 	"github.com/platformportal/portal/platform/httpserver"
 	"github.com/platformportal/portal/platform/logging"
 	"github.com/platformportal/portal/platform/natsserver"
 	"github.com/platformportal/portal/platform/postgres"
+	"github.com/platformportal/portal/platform/runner"
 	"github.com/platformportal/portal/platform/telemetry"
 	"github.com/platformportal/portal/services/agents"
 	"github.com/platformportal/portal/services/provisioning"
@@ -136,21 +136,11 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck
 
-	nc, natsURL, stopNATS, err := connectNATS(ctx, c, logger)
+	nc, js, natsURL, stopNATS, err := connectNATS(ctx, c, logger)
 	if err != nil {
 		return err
 	}
 	defer stopNATS()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	if _, err := events.EnsureStream(ctx, js, c.NATS); err != nil {
-		return err
-	}
-	if _, err := events.EnsureLogStream(ctx, js); err != nil {
-		return err
-	}
 
 	glis, err := net.Listen("tcp", c.GRPCAddr)
 	if err != nil {
@@ -253,42 +243,44 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 }
 
 // connectNATS connects to NATS_URL, or starts an embedded server with its data
-// under the data directory and connects to it in-process. It returns the URL
-// other processes (the agents) reach the server at.
-func connectNATS(ctx context.Context, c cfg, logger *slog.Logger) (*nats.Conn, string, func(), error) {
+// under the data directory and connects to it in-process, and declares the
+// streams. It returns the URL other processes (the agents) reach the server at.
+func connectNATS(ctx context.Context, c cfg, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, string, func(), error) {
 	if c.NATS.URL != "" {
-		nc, err := events.Connect(ctx, c.NATS.URL, "portal", logger)
+		nc, js, err := runner.ConnectNATS(ctx, c.NATS, "portal", logger)
 		if err != nil {
-			return nil, "", nil, err
+			return nil, nil, "", nil, err
 		}
-		return nc, c.NATS.URL, func() { nc.Drain() }, nil //nolint:errcheck
+		return nc, js, c.NATS.URL, func() { nc.Drain() }, nil //nolint:errcheck
 	}
 	host, portStr, err := net.SplitHostPort(c.NATSAddr)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("PORTAL_NATS_ADDR %q: %w", c.NATSAddr, err)
+		return nil, nil, "", nil, fmt.Errorf("PORTAL_NATS_ADDR %q: %w", c.NATSAddr, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("PORTAL_NATS_ADDR %q: bad port", c.NATSAddr)
+		return nil, nil, "", nil, fmt.Errorf("PORTAL_NATS_ADDR %q: bad port", c.NATSAddr)
 	}
 	if port == 0 {
 		port = -1 // nats-server's "pick a free port"
 	}
 	dir := filepath.Join(c.DataDir, "nats")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, "", nil, fmt.Errorf("data directory: %w", err)
+		return nil, nil, "", nil, fmt.Errorf("data directory: %w", err)
 	}
 	srv, err := natsserver.Start(natsserver.Options{Host: host, Port: port, StoreDir: dir})
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, "", nil, err
 	}
 	logger.Info("embedded nats started", "url", srv.ClientURL(), "store_dir", dir)
-	nc, err := events.Connect(ctx, srv.ClientURL(), "portal", logger, nats.InProcessServer(srv))
+	ncfg := c.NATS
+	ncfg.URL = srv.ClientURL()
+	nc, js, err := runner.ConnectNATS(ctx, ncfg, "portal", logger, nats.InProcessServer(srv))
 	if err != nil {
 		srv.Shutdown()
-		return nil, "", nil, err
+		return nil, nil, "", nil, err
 	}
-	return nc, srv.ClientURL(), func() {
+	return nc, js, srv.ClientURL(), func() {
 		nc.Drain() //nolint:errcheck
 		for nc.IsDraining() {
 			time.Sleep(10 * time.Millisecond)

@@ -134,8 +134,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer, c Common, grpcAd
 
 // ConnectNATS connects to cfg.URL and declares the platform's streams
 // (whoever starts first declares them; declaring is idempotent).
-func ConnectNATS(ctx context.Context, cfg config.NATS, name string, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := events.Connect(ctx, cfg.URL, name, logger)
+func ConnectNATS(ctx context.Context, cfg config.NATS, name string, logger *slog.Logger, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := events.Connect(ctx, cfg.URL, name, logger, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
