@@ -688,11 +688,12 @@ func TestOperability(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.Contains(string(b), "portal_outbox_published_total") && strings.Contains(string(b), "rpc_server_call_duration") {
+		if strings.Contains(string(b), "portal_outbox_published_total") && strings.Contains(string(b), "rpc_server_call_duration") &&
+			strings.Contains(string(b), `portal_ws_events_total{`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/metrics lacks outbox and RPC figures:\n%.2000s", b)
+			t.Fatalf("/metrics lacks outbox, RPC and WebSocket figures:\n%.2000s", b)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -42,6 +42,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -100,7 +103,43 @@ func New(js jetstream.JetStream, stream string, logger *slog.Logger, opts Option
 	if opts.MaxTopics <= 0 {
 		opts.MaxTopics = 256
 	}
-	return &Hub{js: js, stream: stream, logger: logger, opts: opts, byTopic: map[string]map[*client]struct{}{}}
+	h := &Hub{js: js, stream: stream, logger: logger, opts: opts, byTopic: map[string]map[*client]struct{}{}}
+	h.registerMetrics()
+	return h
+}
+
+// registerMetrics exports the counters on the binary's /metrics, labelled
+// with the stream, so that lagging clients and replays are visible.
+func (h *Hub) registerMetrics() {
+	m := otel.Meter("github.com/platformportal/portal/gateway/internal/hub")
+	attrs := metric.WithAttributes(attribute.String("stream", h.stream))
+	counters := []struct {
+		name, desc string
+		v          *atomic.Uint64
+	}{
+		{"portal_ws_events_total", "Events the hub read from its stream", &h.stats.Events},
+		{"portal_ws_frames_total", "Events queued to WebSocket clients", &h.stats.Frames},
+		{"portal_ws_lagging_total", "WebSocket clients cut off for falling behind", &h.stats.Lagging},
+		{"portal_ws_replays_total", "Reconnections served from the stream", &h.stats.Replays},
+	}
+	for _, c := range counters {
+		_, err := m.Int64ObservableCounter(c.name, metric.WithDescription(c.desc),
+			metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+				o.Observe(int64(c.v.Load()), attrs)
+				return nil
+			}))
+		if err != nil {
+			h.logger.Warn("hub metric not registered", "metric", c.name, "error", err)
+		}
+	}
+	_, err := m.Int64ObservableGauge("portal_ws_clients", metric.WithDescription("Connected WebSocket clients"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(h.Clients()), attrs)
+			return nil
+		}))
+	if err != nil {
+		h.logger.Warn("hub metric not registered", "metric", "portal_ws_clients", "error", err)
+	}
 }
 
 // Ready reports whether the hub is following the stream.
