@@ -95,6 +95,7 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/platformportal/portal/agentkit v0.0.0
 	github.com/platformportal/portal/services/provisioning v0.0.0
 	github.com/pressly/goose/v3 v3.29.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
@@ -138,3 +139,5 @@ replace github.com/platformportal/portal/services/agents => ../../services/agent
 replace github.com/platformportal/portal/gateway => ../../gateway
 
 replace github.com/platformportal/portal/services/provisioning => ../../services/provisioning
+
+replace github.com/platformportal/portal/agentkit => ../../agentkit

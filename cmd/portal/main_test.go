@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/platformportal/portal/agentkit/agentbin"
 	"github.com/platformportal/portal/platform/pgtest"
 	agentsv1 "github.com/platformportal/portal/proto/gen/go/portal/agents/v1"
 )
@@ -39,13 +38,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	agentBinary = filepath.Join(dir, "agent")
-	build := exec.Command("go", "-C", "../../agentkit", "build", "-o", agentBinary, "./cmd/agent")
-	// agentkit is its own module: build it as such, in or out of the workspace.
-	build.Env = append(os.Environ(), "GOWORK=off")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build the reference agent:", err)
+	if agentBinary, err = agentbin.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

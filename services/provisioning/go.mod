@@ -78,6 +78,7 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect
 	github.com/opencontainers/image-spec v1.1.1 // indirect
+	github.com/platformportal/portal/agentkit v0.0.0
 	github.com/pressly/goose/v3 v3.29.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -126,3 +127,5 @@ require (
 replace github.com/platformportal/portal/platform => ../../platform
 
 replace github.com/platformportal/portal/proto/gen/go => ../../proto/gen/go
+
+replace github.com/platformportal/portal/agentkit => ../../agentkit

@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/platformportal/portal/agentkit/agentbin"
 	"github.com/platformportal/portal/platform/config"
 	"github.com/platformportal/portal/platform/events"
 	"github.com/platformportal/portal/platform/grpcserver"
@@ -49,13 +48,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	agentBinary = filepath.Join(dir, "agent")
-	build := exec.Command("go", "-C", "../../agentkit", "build", "-o", agentBinary, "./cmd/agent")
-	// agentkit is its own module: build it as such, in or out of the workspace.
-	build.Env = append(os.Environ(), "GOWORK=off")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build the reference agent:", err)
+	if agentBinary, err = agentbin.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
