@@ -106,75 +106,67 @@ func demoUp(ctx context.Context, client agentsv1.AgentServiceClient, d demoAgent
 	default:
 		return nil, err
 	}
-	// Walk it to RUNNING from wherever it is.
+	// Walk it to RUNNING from wherever it is (a previous run may have left it
+	// anywhere): each step is an operation, awaited before the next.
+	tried := false
 	for a.GetState() != agentsv1.AgentState_AGENT_STATE_RUNNING {
-		var call func() (*agentsv1.Operation, error)
-		id := a.GetId()
-		switch a.GetState() {
-		case agentsv1.AgentState_AGENT_STATE_DRAFT:
-			call = func() (*agentsv1.Operation, error) {
-				r, err := client.ProvisionAgent(ctx, &agentsv1.ProvisionAgentRequest{Id: id, Reason: "demo"})
-				return r.GetOperation(), err
-			}
-		case agentsv1.AgentState_AGENT_STATE_PROVISIONED, agentsv1.AgentState_AGENT_STATE_STOPPED:
-			call = func() (*agentsv1.Operation, error) {
-				r, err := client.DeployAgent(ctx, &agentsv1.DeployAgentRequest{Id: id, Reason: "demo"})
-				return r.GetOperation(), err
-			}
-			if a.GetState() == agentsv1.AgentState_AGENT_STATE_STOPPED {
-				call = func() (*agentsv1.Operation, error) {
-					r, err := client.StartAgent(ctx, &agentsv1.StartAgentRequest{Id: id, Reason: "demo"})
-					return r.GetOperation(), err
-				}
-			}
-		case agentsv1.AgentState_AGENT_STATE_DEPLOYED:
-			call = func() (*agentsv1.Operation, error) {
-				r, err := client.StartAgent(ctx, &agentsv1.StartAgentRequest{Id: id, Reason: "demo"})
-				return r.GetOperation(), err
-			}
-		case agentsv1.AgentState_AGENT_STATE_SUSPENDED:
-			call = func() (*agentsv1.Operation, error) {
-				r, err := client.ResumeAgent(ctx, &agentsv1.ResumeAgentRequest{Id: id, Reason: "demo"})
-				return r.GetOperation(), err
-			}
-		case agentsv1.AgentState_AGENT_STATE_ERRORED:
-			call = func() (*agentsv1.Operation, error) {
-				r, err := client.RestartAgent(ctx, &agentsv1.RestartAgentRequest{Id: id, Reason: "demo"})
-				return r.GetOperation(), err
-			}
-		default:
-			return nil, fmt.Errorf("agent %s is %s", d.name, a.GetState())
-		}
 		if a.GetPendingOperation() == "" {
-			if _, err := call(); err != nil {
+			tried = tried || a.GetState() == agentsv1.AgentState_AGENT_STATE_ERRORED
+			action, ok := demoSteps[a.GetState()]
+			if !ok {
+				return nil, fmt.Errorf("agent %s is %s", d.name, a.GetState())
+			}
+			op, err := demoAct(ctx, client, a.GetId(), action)
+			if err != nil {
 				return nil, err
 			}
+			a.PendingOperation = op.GetId()
 		}
-		if a, err = demoSettle(ctx, client, id); err != nil {
+		if _, err := client.WaitOperation(ctx, &agentsv1.WaitOperationRequest{Id: a.GetPendingOperation()}); err != nil {
 			return nil, err
 		}
-		if a.GetState() == agentsv1.AgentState_AGENT_STATE_ERRORED {
+		r, err := client.GetAgent(ctx, &agentsv1.GetAgentRequest{Id: a.GetId()})
+		if err != nil {
+			return nil, err
+		}
+		a = r.GetAgent()
+		// One recovery attempt: an agent that fails again is left ERRORED.
+		if a.GetState() == agentsv1.AgentState_AGENT_STATE_ERRORED && a.GetPendingOperation() == "" && tried {
 			return nil, fmt.Errorf("%s: %s", a.GetError().GetCode(), a.GetError().GetMessage())
 		}
 	}
 	return a, nil
 }
 
-// demoSettle waits until the agent has no operation in progress.
-func demoSettle(ctx context.Context, client agentsv1.AgentServiceClient, id string) (*agentsv1.Agent, error) {
-	for {
-		r, err := client.GetAgent(ctx, &agentsv1.GetAgentRequest{Id: id})
-		if err != nil {
-			return nil, err
-		}
-		if r.GetAgent().GetPendingOperation() == "" {
-			return r.GetAgent(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(25 * time.Millisecond):
-		}
+// demoSteps is the next action towards RUNNING from each state.
+var demoSteps = map[agentsv1.AgentState]agentsv1.AgentAction{
+	agentsv1.AgentState_AGENT_STATE_DRAFT:       agentsv1.AgentAction_AGENT_ACTION_PROVISION,
+	agentsv1.AgentState_AGENT_STATE_PROVISIONED: agentsv1.AgentAction_AGENT_ACTION_DEPLOY,
+	agentsv1.AgentState_AGENT_STATE_DEPLOYED:    agentsv1.AgentAction_AGENT_ACTION_START,
+	agentsv1.AgentState_AGENT_STATE_STOPPED:     agentsv1.AgentAction_AGENT_ACTION_START,
+	agentsv1.AgentState_AGENT_STATE_SUSPENDED:   agentsv1.AgentAction_AGENT_ACTION_RESUME,
+	agentsv1.AgentState_AGENT_STATE_ERRORED:     agentsv1.AgentAction_AGENT_ACTION_RESTART,
+}
+
+// demoAct starts one lifecycle action.
+func demoAct(ctx context.Context, client agentsv1.AgentServiceClient, id string, action agentsv1.AgentAction) (*agentsv1.Operation, error) {
+	const reason = "demo"
+	switch action {
+	case agentsv1.AgentAction_AGENT_ACTION_PROVISION:
+		r, err := client.ProvisionAgent(ctx, &agentsv1.ProvisionAgentRequest{Id: id, Reason: reason})
+		return r.GetOperation(), err
+	case agentsv1.AgentAction_AGENT_ACTION_DEPLOY:
+		r, err := client.DeployAgent(ctx, &agentsv1.DeployAgentRequest{Id: id, Reason: reason})
+		return r.GetOperation(), err
+	case agentsv1.AgentAction_AGENT_ACTION_START:
+		r, err := client.StartAgent(ctx, &agentsv1.StartAgentRequest{Id: id, Reason: reason})
+		return r.GetOperation(), err
+	case agentsv1.AgentAction_AGENT_ACTION_RESUME:
+		r, err := client.ResumeAgent(ctx, &agentsv1.ResumeAgentRequest{Id: id, Reason: reason})
+		return r.GetOperation(), err
+	default:
+		r, err := client.RestartAgent(ctx, &agentsv1.RestartAgentRequest{Id: id, Reason: reason})
+		return r.GetOperation(), err
 	}
 }
 
