@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -236,6 +237,32 @@ func LevelOf(text, stream string) string {
 		return "error"
 	}
 	return "info"
+}
+
+// DefaultLogLimit is how many lines Logs returns when the query says none.
+const DefaultLogLimit = 200
+
+// LimitOrDefault is the query's line limit, or the default.
+func (q LogQuery) LimitOrDefault() int {
+	if q.Limit <= 0 {
+		return DefaultLogLimit
+	}
+	return q.Limit
+}
+
+// SelectLogs applies a query's level and limit to lines gathered from the
+// instances: it drops lines below MinLevel, orders the rest by time (stably,
+// so a stream keeps its order) and keeps the newest.
+func SelectLogs(lines []LogLine, q LogQuery) []LogLine {
+	if q.MinLevel != "" {
+		minRank := LevelRank(q.MinLevel)
+		lines = slices.DeleteFunc(lines, func(l LogLine) bool { return LevelRank(l.Level) < minRank })
+	}
+	slices.SortStableFunc(lines, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
+	if limit := q.LimitOrDefault(); len(lines) > limit {
+		lines = lines[len(lines)-limit:]
+	}
+	return lines
 }
 
 // LevelRank orders log levels; unknown levels rank as info.

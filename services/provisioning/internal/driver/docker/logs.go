@@ -14,15 +14,10 @@ import (
 	"github.com/platformportal/portal/services/provisioning/internal/driver"
 )
 
-const defaultLogLimit = 200
-
 // Logs returns the newest lines of the agent's containers that match q,
 // oldest first.
 func (d *Driver) Logs(ctx context.Context, w *driver.Workload, q driver.LogQuery) ([]driver.LogLine, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultLogLimit
-	}
+	limit := q.LimitOrDefault()
 	// Reading only Limit lines and then dropping those below MinLevel would
 	// return too few; read further back when a filter applies.
 	tail := limit
@@ -44,16 +39,7 @@ func (d *Driver) Logs(ctx context.Context, w *driver.Workload, q driver.LogQuery
 		}
 		lines = append(lines, got...)
 	}
-	if q.MinLevel != "" {
-		minRank := driver.LevelRank(q.MinLevel)
-		lines = slices.DeleteFunc(lines, func(l driver.LogLine) bool { return driver.LevelRank(l.Level) < minRank })
-	}
-	// Stable, so lines with equal times keep each stream's order.
-	slices.SortStableFunc(lines, func(a, b driver.LogLine) int { return a.Time.Compare(b.Time) })
-	if len(lines) > limit {
-		lines = lines[len(lines)-limit:]
-	}
-	return lines, nil
+	return driver.SelectLogs(lines, q), nil
 }
 
 // containerLogs reads the last tail lines of one container, both streams,

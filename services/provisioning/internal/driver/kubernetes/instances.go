@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"context"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,16 +83,11 @@ func podReady(p corev1.Pod) bool {
 	return false
 }
 
-const defaultLogLimit = 200
-
 // Logs returns the newest lines of the agent's pods that match q, oldest
 // first. Kubernetes merges a container's stdout and stderr into one log, so
 // lines have no Stream and non-JSON lines are info.
 func (d *Driver) Logs(ctx context.Context, w *driver.Workload, q driver.LogQuery) ([]driver.LogLine, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultLogLimit
-	}
+	limit := q.LimitOrDefault()
 	// Reading only Limit lines and then dropping those below MinLevel would
 	// return too few; read further back when a filter applies.
 	tail := int64(limit)
@@ -125,15 +119,7 @@ func (d *Driver) Logs(ctx context.Context, w *driver.Workload, q driver.LogQuery
 		}
 		lines = append(lines, parseLines(string(raw), id)...)
 	}
-	if q.MinLevel != "" {
-		minRank := driver.LevelRank(q.MinLevel)
-		lines = slices.DeleteFunc(lines, func(l driver.LogLine) bool { return driver.LevelRank(l.Level) < minRank })
-	}
-	slices.SortStableFunc(lines, func(a, b driver.LogLine) int { return a.Time.Compare(b.Time) })
-	if len(lines) > limit {
-		lines = lines[len(lines)-limit:]
-	}
-	return lines, nil
+	return driver.SelectLogs(lines, q), nil
 }
 
 // parseLines splits a pod log read with timestamps=true: each line is

@@ -389,27 +389,13 @@ func (d *Driver) Logs(ctx context.Context, w *driver.Workload, q driver.LogQuery
 	if wl == nil {
 		return nil, nil
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 200
-	}
-	min := driver.LevelRank(q.MinLevel)
 	var all []driver.LogLine
 	for _, in := range wl.instances {
-		if q.Instance != "" && q.Instance != in.id {
-			continue
-		}
-		for _, l := range in.logs.lines() {
-			if q.MinLevel == "" || driver.LevelRank(l.Level) >= min {
-				all = append(all, l)
-			}
+		if q.Instance == "" || q.Instance == in.id {
+			all = append(all, in.logs.lines()...)
 		}
 	}
-	sortByTime(all)
-	if len(all) > limit {
-		all = all[len(all)-limit:]
-	}
-	return all, nil
+	return driver.SelectLogs(all, q), nil
 }
 
 // Close stops every instance; the service calls it when it shuts down so no

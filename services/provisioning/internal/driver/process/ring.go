@@ -50,7 +50,3 @@ func (r *ring) tail(n int) string {
 	}
 	return strings.Join(msgs, "\n")
 }
-
-func sortByTime(ls []driver.LogLine) {
-	slices.SortStableFunc(ls, func(a, b driver.LogLine) int { return a.Time.Compare(b.Time) })
-}
