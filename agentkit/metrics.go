@@ -77,6 +77,9 @@ func (m *metrics) finished(ok bool, d time.Duration) {
 	}
 	m.tasks.WithLabelValues(m.kind, outcome).Inc()
 	m.duration.Observe(d.Seconds())
+	// The task leaves the in-flight gauge here, before its result is sent, so
+	// whoever has the result never sees it still counted.
+	m.inFlight.Dec()
 }
 
 const (

@@ -28,16 +28,12 @@ func (a *agent) onTask(msg *nats.Msg) {
 		go func() {
 			defer func() {
 				<-a.sem
-				a.m.inFlight.Dec()
 				a.inflight.done()
 			}()
 			a.handle(msg)
 		}()
 	case <-a.workCtx.Done():
-		defer func() {
-			a.m.inFlight.Dec()
-			a.inflight.done()
-		}()
+		defer a.inflight.done()
 		t, _ := decodeTask(msg.Data) // for its id, so the sender can match the answer
 		res := a.newResult(t, time.Now())
 		res.Error = "agent is shutting down"
