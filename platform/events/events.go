@@ -30,6 +30,13 @@ const (
 	HeaderSubject     = "ce-subject" // the resource, e.g. "agents/<id>"
 	HeaderContentType = "ce-datacontenttype"
 	ContentType       = "application/protobuf"
+
+	// HeaderActor names who made the change ("alice@example.com",
+	// "token:deploy-bot", "service:agents", "system"); the audit log records it.
+	HeaderActor = "portal-actor"
+	// HeaderOutcome is "success" (the default when absent), "failure" or
+	// "denied", for events that record an attempt rather than a change.
+	HeaderOutcome = "portal-outcome"
 )
 
 // Subject returns the subject for an event type of a service.

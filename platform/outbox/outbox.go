@@ -37,6 +37,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/platformportal/portal/platform/actor"
 	"github.com/platformportal/portal/platform/events"
 )
 
@@ -52,6 +53,9 @@ type Event struct {
 	Time time.Time
 	// Payload is the event message; its full name becomes the event type.
 	Payload proto.Message
+	// Outcome, when set, is sent as the portal-outcome header ("failure",
+	// "denied"); the actor always travels from the context.
+	Outcome string
 }
 
 var tableName = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$`)
@@ -104,6 +108,10 @@ func (o *Outbox) Queue(ctx context.Context, b *pgx.Batch, evs ...Event) ([]uuid.
 			events.HeaderTime:        ev.Time.UTC().Format(time.RFC3339Nano),
 			events.HeaderSubject:     ev.Resource,
 			events.HeaderContentType: events.ContentType,
+			events.HeaderActor:       actor.From(ctx),
+		}
+		if ev.Outcome != "" {
+			h[events.HeaderOutcome] = ev.Outcome
 		}
 		otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(h))
 		hj, err := json.Marshal(h)
