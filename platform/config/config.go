@@ -84,6 +84,20 @@ func (l Log) SlogLevel() (slog.Level, error) {
 	return lv, nil
 }
 
+// Auth configures how a process trusts the others of its portal.
+type Auth struct {
+	// InternalKey signs and verifies the short-lived identity tokens the
+	// gateway and the services send each other: base64, at least 32 bytes,
+	// the same in every process of one portal (openssl rand -base64 32). The
+	// all-in-one binary makes one up when it is empty.
+	InternalKey string `env:"PORTAL_INTERNAL_KEY"`
+	// IdentityTarget is the gRPC address of the identity service (the
+	// gateway), which a service asks about API tokens presented to it
+	// directly; empty means the service accepts calls through the gateway
+	// only.
+	IdentityTarget string `env:"PORTAL_IDENTITY_GRPC_TARGET"`
+}
+
 // Postgres configures the database connection.
 type Postgres struct {
 	// URL is a libpq connection URL or DSN. The database is created if missing

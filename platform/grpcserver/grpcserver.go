@@ -1,6 +1,7 @@
 // Package grpcserver builds the gRPC server every service runs on: OpenTelemetry
 // stats, one interceptor that maps errors to status codes, panic recovery,
-// protovalidate request validation, the health protocol, reflection, and a
+// authentication and authorization (platform/auth), protovalidate request
+// validation, the health protocol, reflection, and a
 // graceful shutdown under a deadline.
 package grpcserver
 
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
+	"github.com/platformportal/portal/platform/auth"
 	"github.com/platformportal/portal/platform/errs"
 )
 
@@ -43,8 +45,13 @@ type Server struct {
 	logger *slog.Logger
 }
 
-// New returns a server; register services on it, then Serve.
-func New(logger *slog.Logger, extra ...grpc.ServerOption) (*Server, error) {
+// New returns a server; register services on it, then Serve. Every RPC but
+// health and reflection goes through guard, before its request is validated,
+// so a caller without the role learns nothing from validation errors.
+func New(logger *slog.Logger, guard *auth.Guard, extra ...grpc.ServerOption) (*Server, error) {
+	if guard == nil {
+		return nil, errors.New("grpcserver: a guard is required: every RPC is authorized")
+	}
 	v, err := protovalidate.New()
 	if err != nil {
 		return nil, fmt.Errorf("protovalidate: %w", err)
@@ -57,11 +64,13 @@ func New(logger *slog.Logger, extra ...grpc.ServerOption) (*Server, error) {
 		grpc.ChainUnaryInterceptor(
 			s.unaryErrors,
 			s.unaryRecover,
+			guard.Unary(),
 			protovalidatemw.UnaryServerInterceptor(v),
 		),
 		grpc.ChainStreamInterceptor(
 			s.streamErrors,
 			s.streamRecover,
+			guard.Stream(),
 			protovalidatemw.StreamServerInterceptor(v),
 		),
 	}, extra...)

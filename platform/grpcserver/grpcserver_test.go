@@ -19,7 +19,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/platformportal/portal/platform/auth/authtest"
 	"github.com/platformportal/portal/platform/errs"
+	authv1 "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 )
 
 // lockedBuffer is a log sink safe for the server's goroutines.
@@ -54,7 +56,10 @@ var failures = map[string]error{
 func startServer(t *testing.T) (*grpc.ClientConn, *lockedBuffer) {
 	t.Helper()
 	logs := &lockedBuffer{}
-	srv, err := New(slog.New(slog.NewJSONHandler(logs, nil)))
+	key := authtest.Key()
+	guard := authtest.Guard(key)
+	guard.Declare("/test.Things/Do", authv1.Role_ROLE_VIEWER)
+	srv, err := New(slog.New(slog.NewJSONHandler(logs, nil)), guard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +100,8 @@ func startServer(t *testing.T) (*grpc.ClientConn, *lockedBuffer) {
 			t.Errorf("Serve = %v", err)
 		}
 	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		authtest.As(key, authv1.Role_ROLE_VIEWER))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/platformportal/portal/platform/auth"
 	"github.com/platformportal/portal/platform/buildinfo"
 	"github.com/platformportal/portal/platform/config"
 	"github.com/platformportal/portal/platform/events"
@@ -36,6 +40,7 @@ type Common struct {
 	NATS      config.NATS
 	Telemetry config.Telemetry
 	Shutdown  config.Shutdown
+	Auth      config.Auth
 }
 
 // Service is what a binary provides.
@@ -56,6 +61,8 @@ type Env struct {
 	Pool   *pgxpool.Pool
 	NATS   *nats.Conn
 	JS     jetstream.JetStream
+	// Credentials are the service's own, for calling other services.
+	Credentials grpc.DialOption
 }
 
 // Main runs a service binary: args[0] is "serve" (the default), "migrate" or
@@ -101,11 +108,17 @@ func Main(ctx context.Context, args []string, stdout io.Writer, c Common, grpcAd
 		return err
 	}
 	defer nc.Drain() //nolint:errcheck
-	srv, err := grpcserver.New(logger)
+	key, guard, closeGuard, err := Guard(c.Auth, svc.Name)
 	if err != nil {
 		return err
 	}
-	workers, err := svc.Build(ctx, &Env{Logger: logger, Pool: pool, NATS: nc, JS: js}, srv)
+	defer closeGuard()
+	srv, err := grpcserver.New(logger, guard)
+	if err != nil {
+		return err
+	}
+	creds := grpc.WithPerRPCCredentials(auth.ServiceCredentials(key, svc.Name))
+	workers, err := svc.Build(ctx, &Env{Logger: logger, Pool: pool, NATS: nc, JS: js, Credentials: creds}, srv)
 	if err != nil {
 		return err
 	}
@@ -130,6 +143,29 @@ func Main(ctx context.Context, args []string, stdout io.Writer, c Common, grpcAd
 	err = g.Wait()
 	logger.Info(svc.Name + " stopped")
 	return err
+}
+
+// Guard reads the internal key (required) and returns the guard of a
+// standalone service: it verifies the gateway's internal tokens and, when
+// the identity service's address is set, API tokens presented directly.
+func Guard(c config.Auth, service string) (auth.Key, *auth.Guard, func(), error) {
+	if c.InternalKey == "" {
+		return auth.Key{}, nil, nil, errors.New("PORTAL_INTERNAL_KEY is required: the base64 key (32 bytes or more) this portal's processes share to sign identities (openssl rand -base64 32)")
+	}
+	key, err := auth.ParseKey(c.InternalKey)
+	if err != nil {
+		return auth.Key{}, nil, nil, fmt.Errorf("PORTAL_INTERNAL_KEY: %w", err)
+	}
+	if c.IdentityTarget == "" {
+		return key, auth.NewGuard(key, nil), func() {}, nil
+	}
+	conn, err := grpc.NewClient(c.IdentityTarget, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.ServiceCredentials(key, service)),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+	if err != nil {
+		return auth.Key{}, nil, nil, fmt.Errorf("PORTAL_IDENTITY_GRPC_TARGET %q: %w", c.IdentityTarget, err)
+	}
+	return key, auth.NewGuard(key, auth.NewIdentityClient(conn)), func() { conn.Close() }, nil
 }
 
 // ConnectNATS connects to cfg.URL and declares the platform's streams

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/platformportal/portal/platform/auth/authtest"
 	"github.com/platformportal/portal/platform/config"
 	"github.com/platformportal/portal/platform/events"
 	"github.com/platformportal/portal/platform/grpcserver"
@@ -29,6 +30,7 @@ import (
 	"github.com/platformportal/portal/platform/outbox"
 	"github.com/platformportal/portal/platform/pgtest"
 	agentsv1 "github.com/platformportal/portal/proto/gen/go/portal/agents/v1"
+	authv1 "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 	agentsvc "github.com/platformportal/portal/services/agents"
 	"github.com/platformportal/portal/services/agents/internal/agents"
 	"github.com/platformportal/portal/services/agents/internal/grpcapi"
@@ -60,7 +62,7 @@ func newEnv(t *testing.T, relay bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := grpcserver.New(logging.Discard())
+	srv, err := grpcserver.New(logging.Discard(), authtest.Guard(testKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,8 @@ func newEnv(t *testing.T, relay bool) *env {
 	if relay {
 		go svc.RunRelay(ctx) //nolint:errcheck
 	}
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		authtest.As(testKey, authv1.Role_ROLE_ADMIN))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -655,3 +658,6 @@ func TestInterruptedBulkIsClosed(t *testing.T) {
 		t.Errorf("bulk operation after restart = %v", bo)
 	}
 }
+
+// testKey signs the identities the tests call with.
+var testKey = authtest.Key()

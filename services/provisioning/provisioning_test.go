@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/platformportal/portal/agentkit/agentbin"
+	"github.com/platformportal/portal/platform/auth/authtest"
 	"github.com/platformportal/portal/platform/config"
 	"github.com/platformportal/portal/platform/events"
 	"github.com/platformportal/portal/platform/grpcserver"
@@ -35,6 +36,7 @@ import (
 	"github.com/platformportal/portal/platform/natsserver"
 	"github.com/platformportal/portal/platform/pgtest"
 	"github.com/platformportal/portal/platform/postgres"
+	authv1 "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 	pb "github.com/platformportal/portal/proto/gen/go/portal/provisioning/v1"
 	"github.com/platformportal/portal/services/provisioning"
 )
@@ -106,7 +108,7 @@ func (e *env) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs, err := grpcserver.New(logging.Discard())
+	gs, err := grpcserver.New(logging.Discard(), authtest.Guard(testKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +121,8 @@ func (e *env) start(t *testing.T) {
 	wg.Add(2)
 	go func() { defer wg.Done(); gs.Serve(ctx, lis, time.Second) }() //nolint:errcheck
 	go func() { defer wg.Done(); svc.Run(ctx) }()                    //nolint:errcheck
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		authtest.As(testKey, authv1.Role_ROLE_ADMIN))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,3 +555,6 @@ func TestMemoryLimit(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// testKey signs the identities the tests call with.
+var testKey = authtest.Key()

@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			var prov grpc.ClientConnInterface
 			if c.ProvisioningTarget != "" {
 				conn, err := grpc.NewClient(c.ProvisioningTarget, grpc.WithTransportCredentials(insecure.NewCredentials()),
-					grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+					grpc.WithStatsHandler(otelgrpc.NewClientHandler()), env.Credentials)
 				if err != nil {
 					return nil, fmt.Errorf("dial provisioning at %s: %w", c.ProvisioningTarget, err)
 				}
