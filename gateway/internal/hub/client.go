@@ -11,10 +11,17 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	authv1 "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 )
 
 // StatusLagging closes the connection of a client that fell too far behind.
 const StatusLagging websocket.StatusCode = 4008
+
+// StatusAccessEnded closes the connection of a client whose session ended or
+// whose access changed (a grant ran out): it reconnects, and logs in again if
+// it must.
+const StatusAccessEnded websocket.StatusCode = 4001
 
 const (
 	maxBatch      = 64
@@ -23,6 +30,9 @@ const (
 	pingInterval  = 20 * time.Second
 	watchInterval = 2 * time.Second
 	readLimit     = 64 << 10
+	// sessionCheckInterval is how often a connection's session is checked, so
+	// a logout or an expiry closes its connections within that time.
+	sessionCheckInterval = 5 * time.Second
 )
 
 type client struct {
@@ -30,6 +40,7 @@ type client struct {
 	kick  chan struct{}
 	// writeStart is when the current write began (Unix ns), 0 when idle.
 	writeStart atomic.Int64
+	access     Access
 
 	// Guarded by Hub.mu.
 	topics    map[string]bool
@@ -66,12 +77,24 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "event stream not ready", http.StatusServiceUnavailable)
 		return
 	}
+	access := Access{Role: authv1.Role_ROLE_ADMIN}
+	if h.opts.Authorize != nil {
+		a, err := h.opts.Authorize(r)
+		if err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]any{"code": 16, "message": err.Error()}) //nolint:errcheck
+			return
+		}
+		access = a
+	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
 	if err != nil {
 		return // Accept has written the response
 	}
 	conn.SetReadLimit(readLimit)
-	c := &client{queue: make(chan *frame, h.opts.QueueSize), kick: make(chan struct{}), topics: map[string]bool{}}
+	c := &client{queue: make(chan *frame, h.opts.QueueSize), kick: make(chan struct{}), topics: map[string]bool{},
+		filter: filter{role: access.Role}, access: access}
 	h.register(c)
 	defer h.unregister(c)
 
@@ -159,15 +182,31 @@ func (h *Hub) write(ctx context.Context, conn *websocket.Conn, c *client) {
 func (h *Hub) watch(ctx context.Context, conn *websocket.Conn, c *client) {
 	tick := time.NewTicker(watchInterval)
 	defer tick.Stop()
-	lastPing := time.Now()
+	lastPing, lastCheck := time.Now(), time.Now()
+	var until <-chan time.Time
+	if !c.access.Until.IsZero() {
+		t := time.NewTimer(time.Until(c.access.Until))
+		defer t.Stop()
+		until = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-until:
+			conn.Close(StatusAccessEnded, "access ended (session or grant expired); reconnect") //nolint:errcheck
 			return
 		case now := <-tick.C:
 			if s := c.writeStart.Load(); s != 0 && now.Sub(time.Unix(0, s)) > writeTimeout {
 				conn.CloseNow() //nolint:errcheck
 				return
+			}
+			if c.access.Active != nil && now.Sub(lastCheck) >= sessionCheckInterval {
+				lastCheck = now
+				if !c.access.Active(ctx) {
+					conn.Close(StatusAccessEnded, "session ended; log in again") //nolint:errcheck
+					return
+				}
 			}
 			if now.Sub(lastPing) >= pingInterval {
 				lastPing = now
@@ -300,6 +339,7 @@ func truncate(s string, n int) string {
 func (h *Hub) setFilter(c *client, f filter) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	f.role = c.filter.role
 	c.filter = f
 }
 

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/platformportal/portal/platform/events"
+	authv1 "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 )
 
 // Options tune a Hub.
@@ -66,6 +68,26 @@ type Options struct {
 	// OriginPatterns are extra origins allowed to connect (host patterns, as in
 	// coder/websocket); the page's own origin always is.
 	OriginPatterns []string
+	// Authorize decides at upgrade what a client may read; an error refuses
+	// the upgrade with 401. Nil lets everyone read everything (the hub's own
+	// tests).
+	Authorize func(r *http.Request) (Access, error)
+	// Restricted gives the least role that may read an event, by its NATS
+	// subject; nil means any reader may.
+	Restricted func(subject string) authv1.Role
+}
+
+// Access is what one client may read, decided when it connects.
+type Access struct {
+	// Role is the reader's role; events restricted above it are not sent.
+	Role authv1.Role
+	// Until, when set, is when the access ends (a grant's or a session's
+	// end): the connection is closed then, and the client reconnects with
+	// what it has now.
+	Until time.Time
+	// Active, when set, is asked now and then whether the session behind the
+	// connection still holds; when it does not, the connection is closed.
+	Active func(ctx context.Context) bool
 }
 
 // Hub is the in-memory fan-out.
@@ -218,7 +240,7 @@ func (h *Hub) follow(ctx context.Context) error {
 			}
 			return fmt.Errorf("next event: %w", err)
 		}
-		f, err := encode(msg)
+		f, err := h.encode(msg)
 		if err != nil {
 			h.logger.Warn("event not fanned out", "error", err)
 			continue
@@ -246,6 +268,8 @@ type frame struct {
 	data   []byte
 	// instance and level come from the log stream's headers, for filters.
 	instance, level string
+	// minRole is the least role that may read the frame.
+	minRole authv1.Role
 }
 
 type eventJSON struct {
@@ -263,7 +287,7 @@ var marshalOpts = protojson.MarshalOptions{EmitUnpopulated: true}
 
 // encode turns a stream message into a frame, decoding the protobuf payload by
 // the type named in its header.
-func encode(msg jetstream.Msg) (*frame, error) {
+func (h *Hub) encode(msg jetstream.Msg) (*frame, error) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("event metadata: %w", err)
@@ -287,6 +311,9 @@ func encode(msg jetstream.Msg) (*frame, error) {
 		return nil, err
 	}
 	f := &frame{seq: ev.Seq, data: b, instance: hd.Get(events.HeaderInstance), level: hd.Get(events.HeaderLevel)}
+	if h.opts.Restricted != nil {
+		f.minRole = h.opts.Restricted(msg.Subject())
+	}
 	f.topics[0] = "*"
 	coll, _, _ := strings.Cut(ev.Subject, "/")
 	f.topics[1], f.topics[2] = coll, ev.Subject
@@ -475,7 +502,7 @@ func (h *Hub) replay(ctx context.Context, topics []string, filter filter, since,
 		n := 0
 		for msg := range batch.Messages() {
 			n++
-			f, err := encode(msg)
+			f, err := h.encode(msg)
 			if err != nil {
 				continue
 			}
@@ -507,11 +534,16 @@ func (h *Hub) replay(ctx context.Context, topics []string, filter filter, since,
 type filter struct {
 	Instance string `json:"instance"`
 	MinLevel string `json:"minLevel"`
+	// role is the reader's, set at connection; a client cannot change it.
+	role authv1.Role
 }
 
 var levelRank = map[string]int{"debug": 0, "info": 1, "warn": 2, "error": 3}
 
 func (f filter) match(fr *frame) bool {
+	if fr.minRole > f.role {
+		return false
+	}
 	if f.Instance != "" && fr.instance != f.Instance {
 		return false
 	}

@@ -3,7 +3,9 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/platformportal/portal/platform/logging"
 	"github.com/platformportal/portal/platform/natsserver"
 	agentsv1 "github.com/platformportal/portal/proto/gen/go/portal/agents/v1"
+	authv1 "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 )
 
 const testStream = "HUB_TEST"
@@ -380,5 +383,89 @@ func TestFilterByInstanceAndLevel(t *testing.T) {
 	conn.Write(context.Background(), websocket.MessageText, bad) //nolint:errcheck
 	if fr := c.next(); fr.Type != "error" || !strings.Contains(fr.Message, "loud") {
 		t.Fatalf("frame %+v; want an error naming the level", fr)
+	}
+}
+
+// TestAccess: the upgrade is refused without credentials, a reader below an
+// event's role never sees it (live or replayed), and the connection closes
+// when the access ends.
+func TestAccess(t *testing.T) {
+	t.Parallel()
+	var until atomic.Int64
+	f := newFixture(t, Options{
+		Authorize: func(r *http.Request) (Access, error) {
+			switch r.Header.Get("X-Role") {
+			case "viewer":
+				a := Access{Role: authv1.Role_ROLE_VIEWER}
+				if u := until.Load(); u != 0 {
+					a.Until = time.Unix(0, u)
+				}
+				return a, nil
+			case "admin":
+				return Access{Role: authv1.Role_ROLE_ADMIN}, nil
+			}
+			return Access{}, errors.New("no credentials")
+		},
+		Restricted: func(subject string) authv1.Role {
+			if strings.HasPrefix(subject, events.SubjectPrefix+"identity.") {
+				return authv1.Role_ROLE_ADMIN
+			}
+			return authv1.Role_ROLE_VIEWER
+		},
+	}, 0)
+	_, resp, err := websocket.Dial(context.Background(), f.url, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("dial without credentials: %v, %v; want 401", err, resp)
+	}
+	dialAs := func(role string, since *uint64) *testClient {
+		conn, _, err := websocket.Dial(context.Background(), f.url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Role": {role}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.CloseNow() })
+		c := &testClient{t: t, conn: conn}
+		req := map[string]any{"type": "subscribe", "topics": []string{"*"}}
+		if since != nil {
+			req["since"] = *since
+		}
+		b, _ := json.Marshal(req)
+		if err := conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+		if fr := c.next(); fr.Type != "subscribed" {
+			t.Fatalf("first frame %+v", fr)
+		}
+		return c
+	}
+	publishIdentity := func() uint64 {
+		msg := nats.NewMsg(events.Subject("identity", "LoggedIn"))
+		msg.Header.Set(events.HeaderID, fmt.Sprint(time.Now().UnixNano()))
+		msg.Header.Set(events.HeaderSubject, "sessions/x")
+		ack, err := f.js.PublishMsg(context.Background(), msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	start := f.publish("a0", 0)
+	viewer, admin := dialAs("viewer", nil), dialAs("admin", nil)
+	idSeq := publishIdentity()
+	agentSeq := f.publish("a1", 0)
+	if fr := viewer.next(); fr.Seq != agentSeq {
+		t.Fatalf("viewer got seq %d (%s); want only the agent event %d", fr.Seq, fr.Subject, agentSeq)
+	}
+	if fr := admin.next(); fr.Seq != idSeq {
+		t.Fatalf("admin got seq %d; want the identity event %d", fr.Seq, idSeq)
+	}
+	replayed := dialAs("viewer", &start)
+	if fr := replayed.next(); fr.Seq != agentSeq {
+		t.Fatalf("replay to a viewer gave seq %d; want only %d", fr.Seq, agentSeq)
+	}
+
+	until.Store(time.Now().Add(300 * time.Millisecond).UnixNano())
+	ending := dialAs("viewer", nil)
+	_, err = ending.read(3 * time.Second)
+	if websocket.CloseStatus(err) != StatusAccessEnded {
+		t.Fatalf("at the end of access: %v; want close status %d", err, StatusAccessEnded)
 	}
 }
