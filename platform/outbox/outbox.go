@@ -97,23 +97,10 @@ func (o *Outbox) Queue(ctx context.Context, b *pgx.Batch, evs ...Event) ([]uuid.
 		if err != nil {
 			return nil, fmt.Errorf("outbox: event id: %w", err)
 		}
-		payload, err := proto.Marshal(ev.Payload)
+		h, payload, err := encodeEvent(ctx, id, ev)
 		if err != nil {
-			return nil, fmt.Errorf("outbox: marshal %T: %w", ev.Payload, err)
+			return nil, err
 		}
-		h := map[string]string{
-			events.HeaderID:          id.String(),
-			events.HeaderSource:      ev.Source,
-			events.HeaderType:        string(proto.MessageName(ev.Payload)),
-			events.HeaderTime:        ev.Time.UTC().Format(time.RFC3339Nano),
-			events.HeaderSubject:     ev.Resource,
-			events.HeaderContentType: events.ContentType,
-			events.HeaderActor:       actor.From(ctx),
-		}
-		if ev.Outcome != "" {
-			h[events.HeaderOutcome] = ev.Outcome
-		}
-		otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(h))
 		hj, err := json.Marshal(h)
 		if err != nil {
 			return nil, fmt.Errorf("outbox: headers: %w", err)
@@ -124,6 +111,52 @@ func (o *Outbox) Queue(ctx context.Context, b *pgx.Batch, evs ...Event) ([]uuid.
 	// Delivered at commit, and only then: wakes the relay without polling.
 	b.Queue(`SELECT pg_notify($1, '')`, o.channel)
 	return ids, nil
+}
+
+// encodeEvent returns an event's headers and payload as they go on the wire.
+func encodeEvent(ctx context.Context, id uuid.UUID, ev Event) (map[string]string, []byte, error) {
+	payload, err := proto.Marshal(ev.Payload)
+	if err != nil {
+		return nil, nil, fmt.Errorf("outbox: marshal %T: %w", ev.Payload, err)
+	}
+	h := map[string]string{
+		events.HeaderID:          id.String(),
+		events.HeaderSource:      ev.Source,
+		events.HeaderType:        string(proto.MessageName(ev.Payload)),
+		events.HeaderTime:        ev.Time.UTC().Format(time.RFC3339Nano),
+		events.HeaderSubject:     ev.Resource,
+		events.HeaderContentType: events.ContentType,
+		events.HeaderActor:       actor.From(ctx),
+	}
+	if ev.Outcome != "" {
+		h[events.HeaderOutcome] = ev.Outcome
+	}
+	otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(h))
+	return h, payload, nil
+}
+
+// Publish sends one event straight to JetStream, with the headers an outbox
+// event carries, and waits for its acknowledgement. It is for events that
+// record no change of state (a refused request): there is no transaction
+// to tie them to, so nothing is lost by skipping the table.
+func Publish(ctx context.Context, js jetstream.JetStream, ev Event) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("event id: %w", err)
+	}
+	h, payload, err := encodeEvent(ctx, id, ev)
+	if err != nil {
+		return err
+	}
+	msg := nats.NewMsg(ev.Subject)
+	for k, v := range h {
+		msg.Header.Set(k, v)
+	}
+	msg.Data = payload
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id.String())); err != nil {
+		return fmt.Errorf("publish %s: %w", ev.Subject, err)
+	}
+	return nil
 }
 
 // RelayOptions tune a Relay.
