@@ -5,7 +5,7 @@ SHELL := bash
 
 # Every Go module of the workspace (tools/ stays out: buf's dependencies must
 # never touch ours).
-MODULES := proto/gen/go platform agentkit services/agents services/provisioning gateway cmd/portal
+MODULES := proto/gen/go platform agentkit services/agents services/provisioning services/audit gateway cmd/portal
 GOMODCACHE := $(shell go env GOMODCACHE)
 # Code generators are built from the go.mod that pins them (buf from tools/,
 # the protoc plugins from the generated code's module so generator and runtime
@@ -38,6 +38,7 @@ build: ## Build the binaries into bin/
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/agents ./services/agents/cmd/agents
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/gateway ./gateway/cmd/gateway
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/provisioning ./services/provisioning/cmd/provisioning
+	go build -ldflags '$(LDFLAGS)' -o $(BIN)/audit ./services/audit/cmd/audit
 	go build -ldflags '-X github.com/platformportal/portal/agentkit.Version=$(VERSION)' -o $(BIN)/agent ./agentkit/cmd/agent
 
 .PHONY: test
@@ -56,7 +57,7 @@ bench: ## Run the benchmarks; results go to bench/results/
 third_party/proto: tools/go.mod
 	go mod download $(GRPC_GATEWAY_V1) $(PROTOVALIDATE)
 	rm -rf third_party/proto && mkdir -p third_party/proto/google/api third_party/proto/buf/validate
-	cp $(GOMODCACHE)/$(GRPC_GATEWAY_V1)/third_party/googleapis/google/api/{annotations,http}.proto third_party/proto/google/api/
+	cp $(GOMODCACHE)/$(GRPC_GATEWAY_V1)/third_party/googleapis/google/api/{annotations,http,httpbody}.proto third_party/proto/google/api/
 	cp $(GOMODCACHE)/$(PROTOVALIDATE)/proto/protovalidate/buf/validate/validate.proto third_party/proto/buf/validate/
 	chmod -R u+w third_party/proto
 
