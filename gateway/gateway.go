@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,9 +26,12 @@ import (
 
 	"github.com/platformportal/portal/gateway/internal/hub"
 	"github.com/platformportal/portal/gateway/openapi"
+	"github.com/platformportal/portal/platform/auth"
 	"github.com/platformportal/portal/platform/buildinfo"
 	"github.com/platformportal/portal/platform/events"
 	agentsv1 "github.com/platformportal/portal/proto/gen/go/portal/agents/v1"
+	auditv1 "github.com/platformportal/portal/proto/gen/go/portal/audit/v1"
+	identityv1 "github.com/platformportal/portal/proto/gen/go/portal/identity/v1"
 	provisioningv1 "github.com/platformportal/portal/proto/gen/go/portal/provisioning/v1"
 )
 
@@ -40,6 +44,11 @@ type Config struct {
 	WSQueueSize int `env:"GATEWAY_WS_QUEUE, default=512"`
 	// WSOrigins are extra origins (host patterns) allowed to open /ws.
 	WSOrigins []string `env:"GATEWAY_WS_ORIGINS"`
+	// RateLimit is how many API requests a second one identity (or, without
+	// credentials, one address) may make on average; 0 turns limits off.
+	RateLimit float64 `env:"GATEWAY_RATE_LIMIT, default=50"`
+	// RateBurst is how many it may make at once.
+	RateBurst int `env:"GATEWAY_RATE_BURST, default=100"`
 }
 
 // Deps are what the gateway talks to.
@@ -51,6 +60,15 @@ type Deps struct {
 	Provisioning *grpc.ClientConn
 	NATS         *nats.Conn
 	JS           jetstream.JetStream
+	// Identity is the identity service: login, sessions, API tokens.
+	Identity *Identity
+	// IdentityConn is a connection to the identity service's gRPC API (which
+	// the gateway's process serves) for its REST routes.
+	IdentityConn *grpc.ClientConn
+	// Audit is a connection to the audit service; nil leaves its routes out.
+	Audit *grpc.ClientConn
+	// Key signs the internal tokens the services trust.
+	Key auth.Key
 	// Metrics serves /metrics.
 	Metrics http.Handler
 	Logger  *slog.Logger
@@ -64,15 +82,19 @@ type Gateway struct {
 	deps    Deps
 	hub     *hub.Hub
 	logs    *hub.Hub
+	limiter *limiter
 	handler http.Handler
 }
 
 // New builds the gateway; Run its event hub and serve Handler.
 func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, deps: deps}
-	g.hub = hub.New(deps.JS, events.Stream, deps.Logger, hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins})
-	g.logs = hub.New(deps.JS, events.LogStream, deps.Logger.With("stream", events.LogStream),
-		hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins})
+	if deps.Identity == nil || deps.IdentityConn == nil || deps.Key.IsZero() {
+		return nil, errors.New("gateway: the identity service, its connection and the internal key are required")
+	}
+	g := &Gateway{cfg: cfg, deps: deps, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}
+	hopts := hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins, Authorize: g.hubAccess, Restricted: restricted}
+	g.hub = hub.New(deps.JS, events.Stream, deps.Logger, hopts)
+	g.logs = hub.New(deps.JS, events.LogStream, deps.Logger.With("stream", events.LogStream), hopts)
 
 	// grpc-gateway keeps the query parser in a package variable: set it once.
 	strictQueryOnce.Do(func() { runtime.SetQueryParameterParser(strictQuery{})(nil) })
@@ -81,6 +103,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
+		runtime.WithMetadata(forwardIdentity),
+		runtime.WithIncomingHeaderMatcher(incomingHeaders),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithErrorHandler(g.errorHandler),
 	)
 	if err := agentsv1.RegisterAgentServiceHandler(ctx, rest, deps.Agents); err != nil {
 		return nil, fmt.Errorf("register agents REST handlers: %w", err)
@@ -90,9 +116,18 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 			return nil, fmt.Errorf("register provisioning REST handlers: %w", err)
 		}
 	}
+	if err := identityv1.RegisterIdentityServiceHandler(ctx, rest, deps.IdentityConn); err != nil {
+		return nil, fmt.Errorf("register identity REST handlers: %w", err)
+	}
+	if deps.Audit != nil {
+		if err := auditv1.RegisterAuditServiceHandler(ctx, rest, deps.Audit); err != nil {
+			return nil, fmt.Errorf("register audit REST handlers: %w", err)
+		}
+	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", g.limitBody(rest))
+	mux.Handle("/api/", g.authenticated(g.limitBody(rest)))
+	mux.Handle("/auth/", deps.Identity.Routes())
 	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.Document) //nolint:errcheck
@@ -214,6 +249,8 @@ func (g *Gateway) index(w http.ResponseWriter, _ *http.Request) {
 		"version": buildinfo.String(),
 		"links": map[string]string{
 			"agents":  "/api/v1/agents",
+			"login":   "/auth/login",
+			"me":      "/api/v1/me",
 			"openapi": "/api/v1/openapi.json",
 			"events":  "/ws",
 			"logs":    "/ws/logs",
@@ -224,12 +261,28 @@ func (g *Gateway) index(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
+// contentSecurityPolicy allows the portal's own scripts, styles, fonts and
+// connections (REST and the WebSocket) and nothing else; no page of it may
+// be framed.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/auth/") {
+			h.Set("Cache-Control", "no-store")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

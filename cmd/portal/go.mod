@@ -19,12 +19,14 @@ require (
 	github.com/Microsoft/go-winio v0.6.3 // indirect
 	github.com/containerd/errdefs v1.0.0 // indirect
 	github.com/containerd/errdefs/pkg v0.3.0 // indirect
+	github.com/coreos/go-oidc/v3 v3.21.0 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/distribution/reference v0.6.0 // indirect
 	github.com/docker/go-connections v0.8.2 // indirect
 	github.com/docker/go-units v0.5.0 // indirect
 	github.com/emicklei/go-restful/v3 v3.13.0 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	github.com/go-openapi/jsonpointer v1.0.2 // indirect
 	github.com/go-openapi/jsonreference v1.0.3 // indirect
 	github.com/go-openapi/swag v0.29.2 // indirect
@@ -96,6 +98,7 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/platformportal/portal/agentkit v0.0.0
+	github.com/platformportal/portal/services/audit v0.0.0
 	github.com/platformportal/portal/services/provisioning v0.0.0
 	github.com/pressly/goose/v3 v3.29.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
@@ -141,3 +144,5 @@ replace github.com/platformportal/portal/gateway => ../../gateway
 replace github.com/platformportal/portal/services/provisioning => ../../services/provisioning
 
 replace github.com/platformportal/portal/agentkit => ../../agentkit
+
+replace github.com/platformportal/portal/services/audit => ../../services/audit

@@ -3,13 +3,15 @@
 // server (unless NATS_URL is set), and PostgreSQL from DATABASE_URL (the
 // database is created if it is missing).
 //
-//	portal            serve (migrations are applied first)
-//	portal migrate    apply migrations and exit
-//	portal version    print the version
+//	portal                                  serve (migrations are applied first)
+//	portal migrate                          apply migrations and exit
+//	portal token create -name N -role R     create an API token and print it once
+//	portal version                          print the version
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +34,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/platformportal/portal/gateway"
+	"github.com/platformportal/portal/platform/auth"
 	"github.com/platformportal/portal/platform/buildinfo"
 	"github.com/platformportal/portal/platform/config"
 	"github.com/platformportal/portal/platform/grpcserver"
@@ -42,6 +45,7 @@ import (
 	"github.com/platformportal/portal/platform/runner"
 	"github.com/platformportal/portal/platform/telemetry"
 	"github.com/platformportal/portal/services/agents"
+	"github.com/platformportal/portal/services/audit"
 	"github.com/platformportal/portal/services/provisioning"
 )
 
@@ -60,6 +64,8 @@ type cfg struct {
 	Telemetry config.Telemetry
 	Shutdown  config.Shutdown
 	Gateway   gateway.Config
+	Identity  gateway.IdentityConfig
+	Auth      config.Auth
 	Provision provisioning.Config
 }
 
@@ -84,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded NATS server's data (env PORTAL_DATA_DIR)")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create and run a demo fleet of 14 agents (env PORTAL_DEMO)")
 	fs.Usage = func() {
-		fmt.Fprintln(stdout, "usage: portal [flags] [serve|migrate|version]")
+		fmt.Fprintln(stdout, "usage: portal [flags] [serve|migrate|version|token create -name NAME -role ROLE [-ttl DURATION]]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -98,15 +104,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "version":
 		fmt.Fprintln(stdout, buildinfo.String())
 		return nil
-	case "serve", "migrate":
+	case "serve", "migrate", "token":
 	default:
-		return fmt.Errorf("unknown command %q: want serve, migrate or version", cmd)
+		return fmt.Errorf("unknown command %q: want serve, migrate, token or version", cmd)
 	}
 	level, err := c.Log.SlogLevel()
 	if err != nil {
 		return err
 	}
 	logger := logging.New(stdout, level, "portal")
+	if cmd == "token" {
+		logger = logging.Discard() // stdout is the secret alone, for scripts
+	}
 
 	if err := postgres.EnsureDatabase(ctx, c.Postgres.URL); err != nil {
 		return err
@@ -122,9 +131,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := provisioning.Migrate(ctx, pool, logger); err != nil {
 		return err
 	}
-	if cmd == "migrate" {
+	if err := audit.Migrate(ctx, pool, logger); err != nil {
+		return err
+	}
+	if err := gateway.Migrate(ctx, pool, logger); err != nil {
+		return err
+	}
+	switch cmd {
+	case "migrate":
 		logger.Info("migrations applied")
 		return nil
+	case "token":
+		return createToken(ctx, c, pool, fs.Args()[1:], stdout)
 	}
 	return serve(ctx, c, pool, logger, stdout)
 }
@@ -142,6 +160,19 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	}
 	defer stopNATS()
 
+	// One process: a key of its own unless one is given (a split deployment
+	// shares it).
+	key := auth.NewKey()
+	if c.Auth.InternalKey != "" {
+		if key, err = auth.ParseKey(c.Auth.InternalKey); err != nil {
+			return fmt.Errorf("PORTAL_INTERNAL_KEY: %w", err)
+		}
+	}
+	ident, err := gateway.NewIdentity(ctx, c.Identity, pool, js, logger.With("component", "identity"))
+	if err != nil {
+		return err
+	}
+
 	glis, err := net.Listen("tcp", c.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("listen for gRPC on %s: %w", c.GRPCAddr, err)
@@ -155,15 +186,35 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	// The gateway and the services reach each other through their gRPC APIs
 	// even here, so the all-in-one binary runs the same code path as a split
 	// deployment.
+	// Two connections: the gateway's sends each request's own identity; the
+	// services' (and the demo's) carry their own.
 	gport := glis.Addr().(*net.TCPAddr).Port
-	conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(gport),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
+	dial := func(opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+		conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(gport), append([]grpc.DialOption{
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
+		}, opts...)...)
+		if err != nil {
+			return nil, fmt.Errorf("dial own gRPC server: %w", err)
+		}
+		return conn, nil
+	}
+	conn, err := dial()
 	if err != nil {
-		return fmt.Errorf("dial own gRPC server: %w", err)
+		return err
 	}
 	defer conn.Close()
+	svcConn, err := dial(grpc.WithPerRPCCredentials(auth.ServiceCredentials(key, "agents")))
+	if err != nil {
+		return err
+	}
+	defer svcConn.Close()
+	demoConn, err := dial(grpc.WithPerRPCCredentials(auth.ServiceCredentials(key, "demo")))
+	if err != nil {
+		return err
+	}
+	defer demoConn.Close()
 
 	// Services.
 	if c.Provision.DataDir == "" {
@@ -176,20 +227,29 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 	if err != nil {
 		return err
 	}
-	agentSvc, err := agents.New(pool, js, logger.With("component", "agents"), conn)
+	agentSvc, err := agents.New(pool, js, logger.With("component", "agents"), svcConn)
 	if err != nil {
 		return err
 	}
-	gsrv, err := grpcserver.New(logger)
+	auditSvc, err := audit.New(pool, js, logger.With("component", "audit"))
+	if err != nil {
+		return err
+	}
+	gsrv, err := grpcserver.New(logger, auth.NewGuard(key, ident.Introspector()))
 	if err != nil {
 		return err
 	}
 	agentSvc.Register(gsrv)
 	provSvc.Register(gsrv)
-	gsrv.Health.SetServingStatus(agents.Name, healthpb.HealthCheckResponse_SERVING)
-	gsrv.Health.SetServingStatus(provisioning.Name, healthpb.HealthCheckResponse_SERVING)
+	auditSvc.Register(gsrv)
+	ident.Register(gsrv)
+	for _, name := range []string{agents.Name, provisioning.Name, audit.Name, gateway.IdentityName} {
+		gsrv.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
 
-	gw, err := gateway.New(ctx, c.Gateway, gateway.Deps{Agents: conn, Provisioning: conn, NATS: nc, JS: js, Metrics: tel.Handler(), Logger: logger.With("component", "gateway")})
+	gw, err := gateway.New(ctx, c.Gateway, gateway.Deps{Agents: conn, Provisioning: conn, Audit: conn,
+		Identity: ident, IdentityConn: conn, Key: key,
+		NATS: nc, JS: js, Metrics: tel.Handler(), Logger: logger.With("component", "gateway")})
 	if err != nil {
 		return err
 	}
@@ -232,10 +292,20 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 		defer cancel()
 		return agentSvc.DrainOutbox(dctx)
 	})
+	g.Go(func() error {
+		err := ident.RunRelay(relayCtx)
+		if relayCtx.Err() == nil {
+			return err
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
+		defer cancel()
+		return ident.DrainOutbox(dctx)
+	})
+	g.Go(func() error { return auditSvc.Run(gctx) })
 	g.Go(func() error { return gw.Run(gctx) })
 	if c.Demo {
 		health := "http://127.0.0.1:" + strconv.Itoa(hlis.Addr().(*net.TCPAddr).Port) + "/healthz"
-		g.Go(func() error { runDemo(gctx, conn, nc, health, logger.With("component", "demo")); return nil })
+		g.Go(func() error { runDemo(gctx, demoConn, nc, health, logger.With("component", "demo")); return nil })
 	}
 	err = g.Wait()
 	logger.Info("portal stopped")
@@ -288,4 +358,38 @@ func connectNATS(ctx context.Context, c cfg, logger *slog.Logger) (*nats.Conn, j
 		srv.Shutdown()
 		srv.WaitForShutdown()
 	}, nil
+}
+
+// createToken is `portal token create`: the first admin token of a new
+// portal (and a script's), straight into the database; the secret is printed
+// once and kept only as a hash.
+func createToken(ctx context.Context, c cfg, pool *pgxpool.Pool, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: portal token create -name NAME -role viewer|operator|admin [-ttl DURATION]")
+	}
+	fs := flag.NewFlagSet("portal token create", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	name := fs.String("name", "", "the token's name, e.g. deploy-bot (required)")
+	roleName := fs.String("role", "", "viewer, operator or admin (required)")
+	ttl := fs.Duration("ttl", 0, "how long the token lives; 0 means until revoked")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *name == "" {
+		return errors.New("-name is required")
+	}
+	role, err := auth.ParseRole(*roleName)
+	if err != nil {
+		return fmt.Errorf("-role: %w", err)
+	}
+	ident, err := gateway.NewIdentity(ctx, c.Identity, pool, nil, logging.Discard())
+	if err != nil {
+		return err
+	}
+	secret, err := ident.CreateTokenDirect(ctx, *name, role, *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	return nil
 }
