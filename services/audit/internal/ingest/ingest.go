@@ -1,12 +1,16 @@
-// Package ingest records the platform's events in the audit log: a durable
-// JetStream pull consumer reads them in batches, and each batch is appended
-// to the chain in one transaction before it is acknowledged. A crash between
-// the commit and the acknowledgements redelivers the batch, and the store
-// skips the events it already holds, so nothing is recorded twice.
+// Package ingest records the platform's events in the audit log. Its
+// position in the stream is the log itself (the stream sequence of the last
+// entry, committed with the entries): at start, and after any failure, an
+// ordered JetStream consumer reads from the next sequence on, in batches,
+// each appended to the chain in one transaction. So a crash anywhere loses
+// nothing and reorders nothing, which a durable consumer's redeliveries
+// (after its ack wait, behind newer events) would; and the store skips
+// events it already holds, so nothing is recorded twice either.
 package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -37,12 +41,11 @@ import (
 	_ "github.com/platformportal/portal/proto/gen/go/portal/provisioning/v1"
 )
 
-// Durable is the consumer's name on the event stream.
-const Durable = "audit"
-
 // Appender is the part of the store the consumer writes through.
 type Appender interface {
 	Append(ctx context.Context, recs []audit.Record) (written, skipped int, err error)
+	// Position is the stream sequence of the last event recorded (0: none).
+	Position(ctx context.Context) (uint64, error)
 }
 
 // Options tune a Consumer.
@@ -95,58 +98,44 @@ func New(js jetstream.JetStream, store Appender, logger *slog.Logger, opts Optio
 	return &Consumer{js: js, store: store, logger: logger, opts: opts, written: written, skipped: skipped, malformed: malformed}, nil
 }
 
-// ConsumerConfig is the durable consumer's configuration.
-func (c *Consumer) ConsumerConfig() jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:       Durable,
-		Description:   "The audit log: every event, recorded once, in stream order",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxAckPending: 4 * c.opts.Batch,
-	}
-}
-
 // Run records events until ctx ends.
 func (c *Consumer) Run(ctx context.Context) error {
-	var cons jetstream.Consumer
-	for {
-		var err error
-		cons, err = c.js.CreateOrUpdateConsumer(ctx, events.Stream, c.ConsumerConfig())
-		if err == nil {
+	for ctx.Err() == nil {
+		err := c.follow(ctx)
+		if ctx.Err() != nil {
 			break
 		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		c.logger.Warn("audit consumer not ready; retrying", "stream", events.Stream, "error", err)
-		if !sleep(ctx, c.opts.RetryWait) {
-			return nil
-		}
+		c.logger.Warn("audit consumer stopped; resuming from the log's position", "error", err)
+		sleep(ctx, c.opts.RetryWait)
+	}
+	return nil
+}
+
+// follow reads the stream from the log's position until ctx ends or
+// something fails.
+func (c *Consumer) follow(ctx context.Context) error {
+	pos, err := c.store.Position(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if pos > 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: pos + 1}
+	}
+	cons, err := c.js.OrderedConsumer(ctx, events.Stream, cfg)
+	if err != nil {
+		return fmt.Errorf("consumer on %s from %d: %w", events.Stream, pos+1, err)
 	}
 	for ctx.Err() == nil {
 		msgs, err := c.fetch(ctx, cons)
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			c.logger.Warn("audit fetch failed; retrying", "error", err)
-			sleep(ctx, c.opts.RetryWait)
-			continue
+			return fmt.Errorf("fetch: %w", err)
 		}
 		if len(msgs) == 0 {
 			continue
 		}
 		if err := c.record(ctx, msgs); err != nil {
-			// Back to the stream at once, for this replica or another one.
-			for _, m := range msgs {
-				m.Nak() //nolint:errcheck // unacknowledged, it returns after AckWait anyway
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			c.logger.Error("audit batch not recorded; retrying", "events", len(msgs), "error", err)
-			sleep(ctx, c.opts.RetryWait)
+			return fmt.Errorf("record %d events: %w", len(msgs), err)
 		}
 	}
 	return nil
@@ -183,13 +172,9 @@ func collect(b jetstream.MessageBatch, err error) ([]jetstream.Msg, error) {
 	return msgs, b.Error()
 }
 
-// record appends msgs to the log in stream order, then acknowledges them.
+// record appends msgs to the log in stream order.
 func (c *Consumer) record(ctx context.Context, msgs []jetstream.Msg) error {
-	type item struct {
-		msg jetstream.Msg
-		rec audit.Record
-	}
-	items := make([]item, 0, len(msgs))
+	recs := make([]audit.Record, 0, len(msgs))
 	for _, m := range msgs {
 		rec, ok := Decode(m)
 		if !ok {
@@ -197,32 +182,17 @@ func (c *Consumer) record(ctx context.Context, msgs []jetstream.Msg) error {
 			c.logger.Warn("event without a usable ce-id recorded under a synthetic id",
 				"subject", m.Subject(), "stream_seq", rec.StreamSeq, "event_id", rec.EventID)
 		}
-		items = append(items, item{m, rec})
+		recs = append(recs, rec)
 	}
-	slices.SortStableFunc(items, func(a, b item) int {
-		switch {
-		case a.rec.StreamSeq < b.rec.StreamSeq:
-			return -1
-		case a.rec.StreamSeq > b.rec.StreamSeq:
-			return 1
-		}
-		return 0
-	})
-	recs := make([]audit.Record, len(items))
-	for i, it := range items {
-		recs[i] = it.rec
-	}
+	// An ordered consumer delivers in stream order already; the sort keeps
+	// the log's order independent of that.
+	slices.SortStableFunc(recs, func(a, b audit.Record) int { return cmp.Compare(a.StreamSeq, b.StreamSeq) })
 	written, skipped, err := c.store.Append(ctx, recs)
 	if err != nil {
 		return err
 	}
 	c.written.Add(ctx, int64(written))
 	c.skipped.Add(ctx, int64(skipped))
-	for _, it := range items {
-		// Committed: an acknowledgement lost now means a redelivery the
-		// store skips.
-		it.msg.Ack() //nolint:errcheck
-	}
 	return nil
 }
 

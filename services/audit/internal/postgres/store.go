@@ -55,6 +55,15 @@ const columns = `seq, event_id, stream_seq, time, recorded_at, actor, action, re
 
 var copyColumns = strings.Split(strings.ReplaceAll(columns, " ", ""), ",")
 
+// Position is the stream sequence of the last event recorded, 0 for none.
+func (s *Store) Position(ctx context.Context) (uint64, error) {
+	var pos int64
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(stream_seq), 0) FROM audit.entries`).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("read the log's stream position: %w", err)
+	}
+	return uint64(pos), nil
+}
+
 // Append implements audit.Store.
 func (s *Store) Append(ctx context.Context, recs []audit.Record) (written, skipped int, err error) {
 	if len(recs) == 0 {
