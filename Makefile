@@ -23,13 +23,17 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/platformportal/portal/platform/buildinfo.Version=$(VERSION)
 
+# A laptop's portal: the development login on (pick a user and role at
+# /auth/dev) and cookies over plain http. Override either in the environment.
+LAPTOP := AUTH_DEV_LOGIN=$${AUTH_DEV_LOGIN:-true} AUTH_COOKIE_SECURE=$${AUTH_COOKIE_SECURE:-false}
+
 .PHONY: run
-run: build ## Build and serve the portal on http://localhost:8080
-	./$(BIN)/portal
+run: build ## Build and serve the portal on http://localhost:8080 (dev login on)
+	$(LAPTOP) ./$(BIN)/portal
 
 .PHONY: demo
-demo: build ## Serve the portal with a live demo fleet of 14 agents
-	./$(BIN)/portal -demo
+demo: build ## Serve the portal with a live demo fleet of 14 agents (dev login on)
+	$(LAPTOP) ./$(BIN)/portal -demo
 
 .PHONY: build
 build: ## Build the binaries into bin/

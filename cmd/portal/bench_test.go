@@ -40,7 +40,7 @@ const (
 // completes it; a client sends its next action once the last one is done.
 func BenchmarkRESTTransitions(b *testing.B) {
 	p := startPortal(b, pgtest.NewDatabase(b), b.TempDir(), nil)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: transitionClients}}
+	client := &http.Client{Transport: &tokenTransport{next: &http.Transport{MaxIdleConnsPerHost: transitionClients}}}
 	agents := make([]agentJSON, transitionClients)
 	for i := range agents {
 		a := create(b, p.base, fmt.Sprintf("bench-%d", i))
@@ -168,7 +168,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := dialRawWS(p.base)
+			c, err := dialRawWS(p.base, p.admin)
 			if err != nil {
 				ready.Done()
 				b.Errorf("client %d: %v", i, err)
@@ -274,7 +274,7 @@ type rawWS struct {
 	buf  []byte
 }
 
-func dialRawWS(base string) (*rawWS, error) {
+func dialRawWS(base, token string) (*rawWS, error) {
 	host := strings.TrimPrefix(base, "http://")
 	conn, err := net.Dial("tcp", host)
 	if err != nil {
@@ -283,7 +283,8 @@ func dialRawWS(base string) (*rawWS, error) {
 	key := make([]byte, 16)
 	rand.Read(key) //nolint:errcheck
 	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", host, base64.StdEncoding.EncodeToString(key))
+		"Authorization: Bearer %s\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+		host, token, base64.StdEncoding.EncodeToString(key))
 	r := bufio.NewReaderSize(conn, 16<<10)
 	resp, err := http.ReadResponse(r, nil)
 	if err != nil {

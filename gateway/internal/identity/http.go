@@ -2,7 +2,9 @@ package identity
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -432,10 +434,29 @@ func (s *Service) devDisabled(w http.ResponseWriter, r *http.Request) {
 		"the development login is disabled; it is for laptops and tests only, and is enabled by setting AUTH_DEV_LOGIN=true (plus AUTH_COOKIE_SECURE=false over plain http)")
 }
 
+// pageStyle is the one stylesheet of the login pages, allowed by its hash in
+// their Content-Security-Policy (pageCSP): nothing else may style or script
+// them.
+const pageStyle = `body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto}` +
+	`.banner{background:#b00020;color:#fff;padding:1rem;font-weight:bold}label{display:block;margin:.8rem 0}`
+
+var pageCSP = func() string {
+	sum := sha256.Sum256([]byte(pageStyle))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
+// writePage renders one of the login pages under their own, stricter policy.
+func writePage(w http.ResponseWriter, status int, page *template.Template, data any) {
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	page.Execute(w, data) //nolint:errcheck
+}
+
 var devPage = template.Must(template.New("dev").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>DEVELOPMENT LOGIN — Platform Portal</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto}
-.banner{background:#b00020;color:#fff;padding:1rem;font-weight:bold}label{display:block;margin:.8rem 0}</style></head>
+<style>` + pageStyle + `</style></head>
 <body><div class="banner">DEVELOPMENT LOGIN — no password, any role. Never enable AUTH_DEV_LOGIN in production.</div>
 <form method="post" action="/auth/dev/login">
 <label>Email <input name="email" type="email" required></label>
@@ -454,8 +475,7 @@ func (s *Service) devForm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, "BAD_REDIRECT", err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	devPage.Execute(w, redirect) //nolint:errcheck
+	writePage(w, http.StatusOK, devPage, redirect)
 }
 
 type devLoginRequest struct {
@@ -613,8 +633,8 @@ var statusCodes = map[int]codes.Code{
 }
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Login problem — Platform Portal</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto">
+<html lang="en"><head><meta charset="utf-8"><title>Login problem — Platform Portal</title>
+<style>` + pageStyle + `</style></head><body>
 <h1>{{.Title}}</h1><p>{{.Message}}</p><p><small>{{.Reason}}</small></p>
 <p><a href="/auth/login">Log in again</a> · <a href="/">Home</a></p></body></html>`))
 
@@ -626,9 +646,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, reason, msg 
 		writeJSON(w, status, map[string]any{"code": statusCodes[status], "message": msg, "reason": reason})
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	errorPage.Execute(w, map[string]string{"Title": http.StatusText(status), "Message": msg, "Reason": reason}) //nolint:errcheck
+	writePage(w, status, errorPage, map[string]string{"Title": http.StatusText(status), "Message": msg, "Reason": reason})
 }
 
 func wantsJSON(r *http.Request) bool {
