@@ -41,6 +41,7 @@ import (
 	"github.com/platformportal/portal/platform/httpserver"
 	"github.com/platformportal/portal/platform/logging"
 	"github.com/platformportal/portal/platform/natsserver"
+	"github.com/platformportal/portal/platform/outbox"
 	"github.com/platformportal/portal/platform/postgres"
 	"github.com/platformportal/portal/platform/runner"
 	"github.com/platformportal/portal/platform/telemetry"
@@ -283,23 +284,10 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 		return nil
 	})
 	g.Go(func() error {
-		err := agentSvc.RunRelay(relayCtx)
-		if relayCtx.Err() == nil {
-			return err
-		}
-		// A last pass for what the final requests committed.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
-		defer cancel()
-		return agentSvc.DrainOutbox(dctx)
+		return outbox.RunThenDrain(relayCtx, c.Shutdown.Timeout, agentSvc.RunRelay, agentSvc.DrainOutbox)
 	})
 	g.Go(func() error {
-		err := ident.RunRelay(relayCtx)
-		if relayCtx.Err() == nil {
-			return err
-		}
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
-		defer cancel()
-		return ident.DrainOutbox(dctx)
+		return outbox.RunThenDrain(relayCtx, c.Shutdown.Timeout, ident.RunRelay, ident.DrainOutbox)
 	})
 	g.Go(func() error { return auditSvc.Run(gctx) })
 	g.Go(func() error { return gw.Run(gctx) })

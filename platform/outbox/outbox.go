@@ -351,3 +351,16 @@ wait:
 	}
 	return len(done), nil
 }
+
+// RunThenDrain runs a relay until ctx ends, then gives drain up to timeout
+// for a last pass over what the final requests committed (the rest is
+// published at the next start).
+func RunThenDrain(ctx context.Context, timeout time.Duration, run, drain func(context.Context) error) error {
+	err := run(ctx)
+	if ctx.Err() == nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	return drain(dctx)
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/platformportal/portal/platform/grpcserver"
 	"github.com/platformportal/portal/platform/httpserver"
 	"github.com/platformportal/portal/platform/logging"
+	"github.com/platformportal/portal/platform/outbox"
 	"github.com/platformportal/portal/platform/postgres"
 	"github.com/platformportal/portal/platform/runner"
 	"github.com/platformportal/portal/platform/telemetry"
@@ -185,13 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	g.Go(func() error { return gsrv.Serve(gctx, glis, c.Shutdown.Timeout) })
 	g.Go(func() error {
-		err := ident.RunRelay(relayCtx)
-		if relayCtx.Err() == nil {
-			return err
-		}
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Shutdown.Timeout)
-		defer cancel()
-		return ident.DrainOutbox(dctx)
+		return outbox.RunThenDrain(relayCtx, c.Shutdown.Timeout, ident.RunRelay, ident.DrainOutbox)
 	})
 	return g.Wait()
 }
