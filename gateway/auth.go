@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
@@ -38,8 +38,9 @@ type Authenticator interface {
 	// CheckCSRF refuses a cookie-authenticated write without the session's
 	// CSRF token.
 	CheckCSRF(r *http.Request, id auth.Identity) error
-	// SessionActive reports whether a session still holds.
-	SessionActive(ctx context.Context, sessionID string) (bool, error)
+	// SessionIdentity is a session's identity as it stands now, without
+	// renewing the session.
+	SessionIdentity(ctx context.Context, sessionID string) (auth.Identity, error)
 }
 
 type identityKey struct{}
@@ -105,15 +106,21 @@ func incomingHeaders(key string) (string, bool) {
 }
 
 // refuse answers a request that failed authentication or authorization and
-// records it as a security event.
+// records it as a security event. An error that is neither (the identity
+// store is down) is a 503 with an error id, logged, and no denial.
 func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, id auth.Identity, err error) {
-	code, grpcCode := http.StatusUnauthorized, codes.Unauthenticated
-	msg := "authentication required: log in at /auth/login, or send an API token as \"Authorization: Bearer <token>\""
-	if e, ok := errs.As(err); ok {
-		msg = e.Message
-		if e.Kind == errs.PermissionDenied {
-			code, grpcCode = http.StatusForbidden, codes.PermissionDenied
-		}
+	e, ok := errs.As(err)
+	if !ok || (e.Kind != errs.Unauthenticated && e.Kind != errs.PermissionDenied) {
+		eid := uuid.NewString()
+		g.deps.Logger.ErrorContext(r.Context(), "authentication failed", "error_id", eid, "error", err, "path", r.URL.Path)
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"code": codes.Unavailable,
+			"message": fmt.Sprintf("cannot check credentials now; retry (error id %s)", eid)})
+		return
+	}
+	code, grpcCode, msg := http.StatusUnauthorized, codes.Unauthenticated, e.Message
+	if e.Kind == errs.PermissionDenied {
+		code, grpcCode = http.StatusForbidden, codes.PermissionDenied
 	}
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="platform-portal"`)
@@ -161,32 +168,35 @@ func (g *Gateway) securityEvent(r *http.Request, id auth.Identity, code int, rea
 }
 
 // hubAccess authorizes a WebSocket upgrade: the client reads what its role
-// may, until its session ends or its role changes.
-func (g *Gateway) hubAccess(r *http.Request) (hub.Access, error) {
+// may, until its session ends, its role changes (a grant runs out or is
+// revoked, an admin assigns another) or its token is revoked; then the
+// socket is closed and the client reconnects with what it has now.
+func (g *Gateway) hubAccess(w http.ResponseWriter, r *http.Request) (hub.Access, bool) {
 	id, err := g.deps.Identity.Authenticate(r)
 	if err != nil {
-		g.securityEvent(r, auth.Identity{}, http.StatusUnauthorized, err.Error())
-		if e, ok := errs.As(err); ok {
-			return hub.Access{}, errors.New(e.Message)
+		if !g.allow(w, r, "ip:"+clientIP(r)) {
+			return hub.Access{}, false
 		}
-		return hub.Access{}, errors.New("authentication required")
+		g.refuse(w, r, auth.Identity{}, err)
+		return hub.Access{}, false
 	}
 	a := hub.Access{Role: id.Role, Until: id.Until}
-	switch {
-	case id.SessionID != "":
-		sid := id.SessionID
-		a.Active = func(ctx context.Context) bool {
-			ok, err := g.deps.Identity.SessionActive(ctx, sid)
-			return err != nil || ok // a database hiccup does not log everyone out
+	current := func(ctx context.Context) (auth.Identity, error) {
+		if id.SessionID != "" {
+			return g.deps.Identity.SessionIdentity(ctx, id.SessionID)
 		}
-	case id.Kind == auth.KindToken:
-		req := r.Clone(context.Background())
-		a.Active = func(ctx context.Context) bool {
-			_, err := g.deps.Identity.Authenticate(req.WithContext(ctx))
-			return err == nil || !errs.Is(err, errs.Unauthenticated)
-		}
+		return g.deps.Identity.Authenticate(r.Clone(ctx))
 	}
-	return a, nil
+	a.Active = func(ctx context.Context) bool {
+		now, err := current(ctx)
+		if err != nil {
+			// A database hiccup does not log everyone out.
+			_, known := errs.As(err)
+			return !known || !(errs.Is(err, errs.Unauthenticated) || errs.Is(err, errs.PermissionDenied))
+		}
+		return now.Role == id.Role
+	}
+	return a, true
 }
 
 // restricted is the least role that may read an event on the WebSocket:

@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, deps: deps, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}
 	hopts := hub.Options{QueueSize: cfg.WSQueueSize, OriginPatterns: cfg.WSOrigins, Authorize: g.hubAccess, Restricted: restricted}
 	g.hub = hub.New(deps.JS, events.Stream, deps.Logger, hopts)
-	g.logs = hub.New(deps.JS, events.LogStream, deps.Logger.With("stream", events.LogStream), hopts)
+	g.logs = hub.New(deps.JS, events.LogStream, deps.Logger, hopts)
 
 	// grpc-gateway keeps the query parser in a package variable: set it once.
 	strictQueryOnce.Do(func() { runtime.SetQueryParameterParser(strictQuery{})(nil) })

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5"
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/platformportal/portal/platform/pgtest"
@@ -1262,4 +1263,79 @@ func hasSecret(list []secret, what string) bool {
 		}
 	}
 	return false
+}
+
+// TestRevokedGrantClosesSocket: a socket opened under a grant that an admin
+// revokes early is closed within a session check, so it stops receiving
+// what only the granted role may read.
+func TestRevokedGrantClosesSocket(t *testing.T) {
+	t.Parallel()
+	p := startPortal(t, pgtest.NewDatabase(t), t.TempDir(), map[string]string{"AUTH_DEV_LOGIN": "true", "AUTH_COOKIE_SECURE": "false"})
+	b := newBrowser(t)
+	csrf := b.devLogin(p, "rita@example.com", "viewer")
+	hdr := map[string]string{"X-CSRF-Token": csrf}
+	r := b.do("POST", p.base+"/api/v1/grants", map[string]string{"role": "ROLE_ADMIN", "reason": "audit the tokens", "duration": "3600s"}, hdr)
+	var req struct{ Grant grantJSON }
+	r.decode(t, &req)
+	if code := call(t, "POST", p.base+"/api/v1/grants/"+req.Grant.ID+":approve", map[string]string{}, nil); code != http.StatusOK {
+		t.Fatalf("approve: HTTP %d", code)
+	}
+	conn, resp, err := dialSocket(t, p.base, http.Header{"Cookie": {"portal_session=" + b.jarCookie(p.base, "portal_session")}})
+	if err != nil {
+		t.Fatalf("dial /ws with the session: %v (%v)", err, resp)
+	}
+	closed := socketClosed(conn, 15*time.Second)
+	revoked := time.Now()
+	if code := call(t, "POST", p.base+"/api/v1/grants/"+req.Grant.ID+":revoke", map[string]string{"reason": "done early"}, nil); code != http.StatusOK {
+		t.Fatalf("revoke: HTTP %d", code)
+	}
+	select {
+	case c := <-closed:
+		if c.status != websocket.StatusCode(4001) {
+			t.Errorf("socket ended with %v, want close status 4001", c.err)
+		}
+		if late := c.at.Sub(revoked); late > 8*time.Second {
+			t.Errorf("socket closed %s after the revocation", late)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the socket of a revoked admin grant is still open 15s later")
+	}
+}
+
+// TestIdentityStoreDown: when credentials cannot be checked (the database
+// lost the sessions and tokens tables), requests get 503 with an error id
+// that the log has with the cause, not a misleading 401.
+func TestIdentityStoreDown(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	p, logs := startPortalLogged(t, map[string]string{"DATABASE_URL": db})
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `ALTER TABLE identity.api_tokens RENAME TO api_tokens_gone`); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Message string `json:"message"`
+	}
+	for _, u := range []string{"/api/v1/agents", "/ws"} {
+		req, _ := http.NewRequest("GET", p.base+u, nil)
+		req.Header.Set("Authorization", "Bearer "+p.admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_ = json.Unmarshal(body, &out)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(out.Message, "error id ") {
+			t.Fatalf("GET %s with the token table gone: HTTP %d %s; want 503 with an error id", u, resp.StatusCode, body)
+		}
+		id := out.Message[strings.Index(out.Message, "error id ")+len("error id ") : len(out.Message)-1]
+		if !strings.Contains(logs.String(), id) {
+			t.Errorf("error id %s of GET %s is not in the log", id, u)
+		}
+	}
 }

@@ -79,11 +79,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	access := Access{Role: authv1.Role_ROLE_ADMIN}
 	if h.opts.Authorize != nil {
-		a, err := h.opts.Authorize(r)
-		if err != nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			json.NewEncoder(w).Encode(map[string]any{"code": 16, "message": err.Error()}) //nolint:errcheck
+		a, ok := h.opts.Authorize(w, r)
+		if !ok {
 			return
 		}
 		access = a

@@ -68,10 +68,10 @@ type Options struct {
 	// OriginPatterns are extra origins allowed to connect (host patterns, as in
 	// coder/websocket); the page's own origin always is.
 	OriginPatterns []string
-	// Authorize decides at upgrade what a client may read; an error refuses
-	// the upgrade with 401. Nil lets everyone read everything (the hub's own
-	// tests).
-	Authorize func(r *http.Request) (Access, error)
+	// Authorize decides at upgrade what a client may read; when it returns
+	// false it has answered the request itself (401, 403, 503). Nil lets
+	// everyone read everything (the hub's own tests).
+	Authorize func(w http.ResponseWriter, r *http.Request) (Access, bool)
 	// Restricted gives the least role that may read an event, by its NATS
 	// subject; nil means any reader may.
 	Restricted func(subject string) authv1.Role

@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -393,18 +392,19 @@ func TestAccess(t *testing.T) {
 	t.Parallel()
 	var until atomic.Int64
 	f := newFixture(t, Options{
-		Authorize: func(r *http.Request) (Access, error) {
+		Authorize: func(w http.ResponseWriter, r *http.Request) (Access, bool) {
 			switch r.Header.Get("X-Role") {
 			case "viewer":
 				a := Access{Role: authv1.Role_ROLE_VIEWER}
 				if u := until.Load(); u != 0 {
 					a.Until = time.Unix(0, u)
 				}
-				return a, nil
+				return a, true
 			case "admin":
-				return Access{Role: authv1.Role_ROLE_ADMIN}, nil
+				return Access{Role: authv1.Role_ROLE_ADMIN}, true
 			}
-			return Access{}, errors.New("no credentials")
+			http.Error(w, "no credentials", http.StatusUnauthorized)
+			return Access{}, false
 		},
 		Restricted: func(subject string) authv1.Role {
 			if strings.HasPrefix(subject, events.SubjectPrefix+"identity.") {

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -73,6 +74,10 @@ func (s *Service) Authenticate(r *http.Request) (auth.Identity, error) {
 	return s.authenticateSession(ctx, c.Value)
 }
 
+func (s *Service) authenticateSession(ctx context.Context, secret string) (auth.Identity, error) {
+	return s.sessionIdentity(ctx, hashOf(secret), true)
+}
+
 // sessionID is the public id of a session: the hex of its hash, never the
 // cookie's value.
 func sessionID(hash []byte) string { return hex.EncodeToString(hash) }
@@ -83,9 +88,11 @@ func (s *Service) renewEvery() time.Duration {
 	return min(time.Minute, s.cfg.SessionIdle/2)
 }
 
-func (s *Service) authenticateSession(ctx context.Context, secret string) (auth.Identity, error) {
+// sessionIdentity resolves the session stored under hash; renew slides its
+// idle expiry (a request does; a check on an open WebSocket does not, so an
+// open page alone never keeps a session alive).
+func (s *Service) sessionIdentity(ctx context.Context, hash []byte, renew bool) (auth.Identity, error) {
 	now := s.now()
-	hash := hashOf(secret)
 	var (
 		sess       session
 		devRole    *int16
@@ -127,7 +134,7 @@ func (s *Service) authenticateSession(ctx context.Context, secret string) (auth.
 		}
 		return auth.Identity{}, errs.E(errs.Unauthenticated, ReasonSessionExpired, "the session expired (%s): log in again", why)
 	}
-	if now.Sub(sess.LastSeen) > s.renewEvery() {
+	if renew && now.Sub(sess.LastSeen) > s.renewEvery() {
 		exp := now.Add(s.cfg.SessionIdle)
 		if exp.After(sess.Absolute) {
 			exp = sess.Absolute
@@ -291,25 +298,17 @@ func (s *Service) checkCSRFToken(ctx context.Context, sid, got string) error {
 	return nil
 }
 
-// SessionActive reports whether the session (auth.Identity.SessionID) can
-// still be used: not ended, not expired. The WebSocket hub closes the
-// sockets of sessions that are not.
-func (s *Service) SessionActive(ctx context.Context, sessionID string) (bool, error) {
+// SessionIdentity is the identity of a session (auth.Identity.SessionID) as
+// it stands now, with the role in force now, without renewing it; an error
+// of kind Unauthenticated when it ended or expired. The WebSocket hub asks it
+// now and then, to close the sockets of sessions that ended or whose role
+// changed.
+func (s *Service) SessionIdentity(ctx context.Context, sessionID string) (auth.Identity, error) {
 	hash, err := hex.DecodeString(sessionID)
-	if err != nil || len(hash) != 32 {
-		return false, nil
+	if err != nil || len(hash) != sha256.Size {
+		return auth.Identity{}, errs.E(errs.Unauthenticated, ReasonBadCredentials, "not a session id")
 	}
-	now := s.now()
-	var active bool
-	err = s.pool.QueryRow(ctx, `SELECT ended_at IS NULL AND expires_at > $2 AND absolute_expires_at > $2
-		FROM identity.sessions WHERE id = $1`, hash, now).Scan(&active)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("look up session: %w", err)
-	}
-	return active, nil
+	return s.sessionIdentity(ctx, hash, false)
 }
 
 // introspectCap bounds how long an introspected identity is trusted when the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/platformportal/portal/platform/auth"
+	"github.com/platformportal/portal/platform/errs"
 	authv1 "github.com/platformportal/portal/proto/gen/go/portal/auth/v1"
 	identityv1 "github.com/platformportal/portal/proto/gen/go/portal/identity/v1"
 )
@@ -51,8 +52,8 @@ func TestLoginAndLogout(t *testing.T) {
 		[]byte(sc.Value), sc.Value).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("sessions holding the cookie's value = %d, %v; want 0", n, err)
 	}
-	if active, err := e.svc.SessionActive(context.Background(), id.SessionID); err != nil || !active {
-		t.Fatalf("SessionActive = %v, %v; want true", active, err)
+	if cur, err := e.svc.SessionIdentity(context.Background(), id.SessionID); err != nil || cur.Role != id.Role {
+		t.Fatalf("SessionIdentity = %+v, %v; want the session's identity", cur, err)
 	}
 
 	// Logout is a cookie write: it needs the CSRF token.
@@ -62,8 +63,8 @@ func TestLoginAndLogout(t *testing.T) {
 	if r := b.do("POST", e.srv.URL+"/auth/logout", nil, map[string]string{CSRFHeader: cc.Value}); r.status != http.StatusOK {
 		t.Fatalf("logout = %d %s, want 200", r.status, r.body)
 	}
-	if active, _ := e.svc.SessionActive(context.Background(), id.SessionID); active {
-		t.Error("SessionActive after logout = true, want false")
+	if _, err := e.svc.SessionIdentity(context.Background(), id.SessionID); !errs.Is(err, errs.Unauthenticated) {
+		t.Errorf("SessionIdentity after logout = %v, want Unauthenticated", err)
 	}
 	// The browser dropped the cookie; replay it as a thief would.
 	b2 := e.browser()
@@ -341,8 +342,8 @@ func TestSessionExpiry(t *testing.T) {
 		if len(out) != 1 || out[0].payload.(*identityv1.LoggedOut).GetReason() != "expired" || out[0].actor != "system" {
 			t.Fatalf("LoggedOut events = %+v, want exactly one, expired, by system", out)
 		}
-		if active, _ := e.svc.SessionActive(context.Background(), id.SessionID); active {
-			t.Error("SessionActive = true, want false")
+		if _, err := e.svc.SessionIdentity(context.Background(), id.SessionID); !errs.Is(err, errs.Unauthenticated) {
+			t.Errorf("SessionIdentity = %v, want Unauthenticated", err)
 		}
 	})
 
