@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -175,9 +176,19 @@ func (x *csvExporter) entry(_ io.Writer, e *audit.Entry, verified bool) error {
 	return x.cw.Write([]string{
 		strconv.FormatInt(e.Seq, 10), e.EventID.String(), strconv.FormatUint(e.StreamSeq, 10),
 		e.Time.UTC().Format(exportTime), e.RecordedAt.UTC().Format(exportTime),
-		e.Actor, e.Action, e.Resource, e.Outcome, e.Source, e.Summary, string(e.Details),
+		cell(e.Actor), cell(e.Action), cell(e.Resource), cell(e.Outcome), cell(e.Source), cell(e.Summary), cell(string(e.Details)),
 		hex.EncodeToString(e.PrevHash), hex.EncodeToString(e.Hash), status,
 	})
+}
+
+// cell defuses a text a spreadsheet would run as a formula (an actor named
+// "=HYPERLINK(…)" from a login): it gets a leading apostrophe, as OWASP
+// advises. The JSON export carries every value exactly as hashed.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func (x *csvExporter) end(w io.Writer, v audit.Verification) error {
