@@ -287,7 +287,7 @@ func serve(ctx context.Context, c cfg, pool *pgxpool.Pool, logger *slog.Logger, 
 		return outbox.RunThenDrain(relayCtx, c.Shutdown.Timeout, agentSvc.RunRelay, agentSvc.DrainOutbox)
 	})
 	g.Go(func() error {
-		return outbox.RunThenDrain(relayCtx, c.Shutdown.Timeout, ident.RunRelay, ident.DrainOutbox)
+		return outbox.RunThenDrain(relayCtx, c.Shutdown.Timeout, ident.Run, ident.DrainOutbox)
 	})
 	g.Go(func() error { return auditSvc.Run(gctx) })
 	g.Go(func() error { return gw.Run(gctx) })

@@ -186,7 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	g.Go(func() error { return gsrv.Serve(gctx, glis, c.Shutdown.Timeout) })
 	g.Go(func() error {
-		return outbox.RunThenDrain(relayCtx, c.Shutdown.Timeout, ident.RunRelay, ident.DrainOutbox)
+		return outbox.RunThenDrain(relayCtx, c.Shutdown.Timeout, ident.Run, ident.DrainOutbox)
 	})
 	return g.Wait()
 }

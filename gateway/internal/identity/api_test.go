@@ -285,9 +285,25 @@ func TestGrants(t *testing.T) {
 	_, err = asAda.RevokeGrant(ctx, &identityv1.RevokeGrantRequest{Id: g.GetId()})
 	wantCode(t, "revoking an expired grant", err, codes.FailedPrecondition)
 
+	// The sweep puts the expiry on the record, once, as the system.
+	before := len(e.events(SubjectGrantChanged))
+	for range 2 {
+		if err := e.svc.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := e.events(SubjectGrantChanged)
+	if len(evs) != before+1 {
+		t.Fatalf("two sweeps wrote %d GrantChanged events; want 1", len(evs)-before)
+	}
+	last := evs[len(evs)-1]
+	if gr := last.payload.(*identityv1.GrantChanged).GetGrant(); gr.GetId() != g.GetId() || gr.GetState() != identityv1.GrantState_GRANT_STATE_EXPIRED || last.actor != "system" {
+		t.Fatalf("sweep event = %v by %q; want vic's grant EXPIRED by system", gr, last.actor)
+	}
+
 	// Every change, with its actor.
 	var actors []string
-	for _, ev := range e.events(SubjectGrantChanged) {
+	for _, ev := range evs[:before] {
 		actors = append(actors, ev.actor+":"+ev.payload.(*identityv1.GrantChanged).GetGrant().GetState().String())
 	}
 	want := []string{

@@ -6,7 +6,8 @@
 //
 // The gateway builds a Service with New, mounts Routes at /auth/, calls
 // Authenticate (and CheckCSRF for writes) on every API request, registers the
-// IdentityService on its gRPC server, and runs RunRelay beside it. Services
+// IdentityService on its gRPC server, and runs Run (the outbox relay and the
+// sweep of expired grants and old sessions) beside it. Services
 // check API tokens presented to them directly through the IdentityService
 // (auth.NewIdentityClient); the gateway itself uses Introspector in-process.
 package identity
