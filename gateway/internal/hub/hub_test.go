@@ -448,6 +448,9 @@ func TestAccess(t *testing.T) {
 		return ack.Sequence
 	}
 	start := f.publish("a0", 0)
+	for f.hub.Head() < start { // a0 is behind the clients about to subscribe
+		time.Sleep(time.Millisecond)
+	}
 	viewer, admin := dialAs("viewer", nil), dialAs("admin", nil)
 	idSeq := publishIdentity()
 	agentSeq := f.publish("a1", 0)
