@@ -153,6 +153,20 @@ func TestGuard(t *testing.T) {
 			}
 		})
 	}
+	// A token verified a moment ago is remembered, but never past its expiry.
+	tok := mint(viewer)
+	for range 2 {
+		if _, err := g.Authorize(metadata.NewIncomingContext(context.Background(), metadata.Pairs(MetadataKey, tok)), "/test.T/Read"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.now = func() time.Time { return time.Now().Add(TokenTTL + time.Second) }
+	_, err := g.Authorize(metadata.NewIncomingContext(context.Background(), metadata.Pairs(MetadataKey, tok)), "/test.T/Read")
+	g.now = time.Now
+	if errs.KindOf(err) != errs.Unauthenticated {
+		t.Fatalf("a remembered token after its expiry: %v; want Unauthenticated", err)
+	}
+
 	before := intro.calls
 	for range 3 {
 		ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer ppt_good"))
@@ -174,5 +188,21 @@ func TestRequiredRoleFromProto(t *testing.T) {
 	}
 	if _, err := RequiredRole("/portal.identity.v1.IdentityService/Nope"); err == nil {
 		t.Fatal("an unknown method has a role")
+	}
+}
+
+// BenchmarkMintAndVerify is what each API request pays for the internal
+// identity: the gateway mints a token, the service verifies it.
+func BenchmarkMintAndVerify(b *testing.B) {
+	key := NewKey()
+	now := time.Now()
+	for b.Loop() {
+		tok, err := key.Mint(operator, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := key.Verify(tok, now); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

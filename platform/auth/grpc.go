@@ -52,6 +52,7 @@ type Guard struct {
 
 	mu       sync.Mutex
 	cache    map[[32]byte]cachedToken // API tokens seen lately, by hash
+	verified map[[32]byte]cachedToken // internal tokens verified lately, by hash
 	declared map[string]authv1.Role   // roles of methods outside the protos
 }
 
@@ -67,7 +68,8 @@ const introspectCacheTTL = 5 * time.Second
 // NewGuard returns a guard verifying internal tokens with key and, when intro
 // is not nil, API tokens through it.
 func NewGuard(key Key, intro Introspector) *Guard {
-	return &Guard{key: key, introspect: intro, now: time.Now, cache: map[[32]byte]cachedToken{}, declared: map[string]authv1.Role{}}
+	return &Guard{key: key, introspect: intro, now: time.Now, cache: map[[32]byte]cachedToken{},
+		verified: map[[32]byte]cachedToken{}, declared: map[string]authv1.Role{}}
 }
 
 // Declare gives a method that has no proto declaration (a hand-written
@@ -136,11 +138,7 @@ func (g *Guard) Authorize(ctx context.Context, method string) (context.Context, 
 func (g *Guard) authenticate(ctx context.Context) (Identity, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if v := md.Get(MetadataKey); len(v) > 0 {
-		id, err := g.key.Verify(v[0], g.now())
-		if err != nil {
-			return Identity{}, errs.E(errs.Unauthenticated, ReasonUnauthenticated, "the internal identity token was refused: %v", errors.Unwrap(err))
-		}
-		return id, nil
+		return g.verify(v[0])
 	}
 	if v := md.Get("authorization"); len(v) > 0 {
 		scheme, secret, _ := strings.Cut(v[0], " ")
@@ -151,6 +149,38 @@ func (g *Guard) authenticate(ctx context.Context) (Identity, error) {
 	}
 	return Identity{}, errs.E(errs.Unauthenticated, ReasonUnauthenticated,
 		"no credentials: send an API token as \"authorization: Bearer <token>\" metadata")
+}
+
+// verify checks an internal token, remembering it until it expires: a
+// service's own credentials send the same token for half a minute, and a
+// check of the signature costs more than the hash that finds it again.
+func (g *Guard) verify(tok string) (Identity, error) {
+	h := sha256.Sum256([]byte(tok))
+	now := g.now()
+	g.mu.Lock()
+	c, ok := g.verified[h]
+	g.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.id, nil
+	}
+	id, exp, err := g.key.verify(tok, now)
+	if err != nil {
+		return Identity{}, errs.E(errs.Unauthenticated, ReasonUnauthenticated, "the internal identity token was refused: %v", errors.Unwrap(err))
+	}
+	g.mu.Lock()
+	if len(g.verified) > 10000 {
+		for k, c := range g.verified {
+			if !now.Before(c.until) {
+				delete(g.verified, k)
+			}
+		}
+		if len(g.verified) > 10000 {
+			clear(g.verified)
+		}
+	}
+	g.verified[h] = cachedToken{id: id, until: exp}
+	g.mu.Unlock()
+	return id, nil
 }
 
 func (g *Guard) introspectToken(ctx context.Context, secret string) (Identity, error) {

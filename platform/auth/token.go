@@ -103,22 +103,28 @@ func (k Key) Mint(id Identity, now time.Time) (string, error) {
 
 // Verify checks a token's signature and times and returns its identity.
 func (k Key) Verify(tok string, now time.Time) (Identity, error) {
+	id, _, err := k.verify(tok, now)
+	return id, err
+}
+
+// verify is Verify, also returning when the token expires.
+func (k Key) verify(tok string, now time.Time) (Identity, time.Time, error) {
 	if k.IsZero() {
-		return Identity{}, fmt.Errorf("%w: no key to verify it with", ErrInvalidToken)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: no key to verify it with", ErrInvalidToken)
 	}
 	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.HS256})
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	var c claims
 	if err := parsed.Claims(k.b, &c); err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: issuer, AnyAudience: jwt.Audience{audience}, Time: now}, 0); err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
-	if c.Identity.Subject == "" || c.Identity.Subject != c.Subject {
-		return Identity{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	if c.Identity.Subject == "" || c.Identity.Subject != c.Subject || c.Expiry == nil {
+		return Identity{}, time.Time{}, fmt.Errorf("%w: no subject or expiry", ErrInvalidToken)
 	}
-	return c.Identity, nil
+	return c.Identity, c.Expiry.Time(), nil
 }
