@@ -278,6 +278,17 @@ func (g *Gateway) allow(w http.ResponseWriter, r *http.Request, key string) bool
 	return false
 }
 
+// limitByAddress rate-limits the login routes, which anyone may call, by
+// the caller's address: a flood of logins cannot fill the login-state table
+// or hammer the issuer.
+func (g *Gateway) limitByAddress(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.allow(w, r, "ip:"+clientIP(r)) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
 // clientIP is the peer's address. X-Forwarded-For is not trusted: a client
 // could set it to dodge its limit.
 func clientIP(r *http.Request) string {

@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", g.authenticated(g.limitBody(rest)))
-	mux.Handle("/auth/", deps.Identity.Routes())
+	mux.Handle("/auth/", g.limitByAddress(deps.Identity.Routes()))
 	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.Document) //nolint:errcheck

@@ -938,6 +938,10 @@ func TestRateLimit(t *testing.T) {
 	if r := client.do("GET", p.base+"/api/v1/agents", nil, map[string]string{"Authorization": "Bearer " + other}); r.status != http.StatusOK {
 		t.Errorf("a token while anonymous requests are limited = %d %s, want 200", r.status, r.body)
 	}
+	// The login routes, open to anyone, share the address's bucket too.
+	if r := client.do("GET", p.base+"/auth/config", nil, map[string]string{"X-Test-Anonymous": "1"}); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("GET /auth/config from a limited address = %d %s, want 429 with Retry-After", r.status, r.body)
+	}
 }
 
 func TestSecurityHeaders(t *testing.T) {
