@@ -6,7 +6,6 @@ package main
 // that no secret reaches a log line or an error response.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -1000,99 +999,19 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-// logBuffer collects a portal's log output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startPortalLogged is startPortal keeping every line the portal logs (at
 // debug level) in the returned buffer. Its stop function stops the portal,
 // so that shutdown's lines are in the buffer too.
 func startPortalLogged(t *testing.T, env map[string]string) (*portal, *logBuffer) {
 	t.Helper()
-	rangeN := portRanges.Add(1)
-	vars := map[string]string{
-		"DATABASE_URL":              pgtest.NewDatabase(t),
-		"PORTAL_HTTP_ADDR":          "127.0.0.1:0",
-		"PORTAL_GRPC_ADDR":          "127.0.0.1:0",
-		"PORTAL_NATS_ADDR":          "127.0.0.1:0",
-		"PORTAL_DATA_DIR":           t.TempDir(),
-		"LOG_LEVEL":                 "debug",
-		"PROVISIONING_AGENT_BINARY": agentBinary,
-		"PROVISIONING_PORT_LOW":     strconv.Itoa(agentPortBase + int(rangeN)*200),
-		"PROVISIONING_PORT_HIGH":    strconv.Itoa(agentPortBase + int(rangeN)*200 + 199),
-		"GATEWAY_RATE_LIMIT":        "0",
-	}
+	vars := map[string]string{"LOG_LEVEL": "debug"}
 	maps.Copy(vars, env)
-	getenv := func(k string) string { return vars[k] }
-	logs := &logBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, getenv, logs) }()
-	var addr string
-	for deadline := time.Now().Add(60 * time.Second); addr == ""; {
-		sc := bufio.NewScanner(strings.NewReader(logs.String()))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var line struct {
-				Msg      string `json:"msg"`
-				HTTPAddr string `json:"http_addr"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "portal ready" {
-				addr = line.HTTPAddr
-			}
-		}
-		select {
-		case err := <-done:
-			cancel()
-			t.Fatalf("run() = %v before it was ready:\n%s", err, logs.String())
-		default:
-		}
-		if addr == "" && time.Now().After(deadline) {
-			cancel()
-			t.Fatal("portal not ready after 60s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	db := vars["DATABASE_URL"]
+	if db == "" {
+		db = pgtest.NewDatabase(t)
 	}
-	stopped := false
-	p := &portal{base: "http://" + addr, stop: func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run() = %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("portal did not stop within 30s")
-		}
-	}}
-	t.Cleanup(p.stop)
-	p.admin = newToken(t, getenv, "test-admin", "admin")
-	eventually(t, 30*time.Second, "/readyz", func() error {
-		r := newBrowser(t).get(p.base + "/readyz")
-		if r.status != http.StatusOK {
-			return fmt.Errorf("HTTP %d %s", r.status, r.body)
-		}
-		return nil
-	})
-	return p, logs
+	p := startPortal(t, db, t.TempDir(), vars)
+	return p, p.logs
 }
 
 // flip changes the first character of s: a tampered copy whose other

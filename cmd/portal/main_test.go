@@ -64,11 +64,31 @@ type portal struct {
 	base string // http://127.0.0.1:port
 	grpc string // 127.0.0.1:port
 	nats string // the embedded NATS server's URL
+	// logs has every line the portal logged, complete once stop returns.
+	logs *logBuffer
 	// admin is an admin API token, made by `portal token create` at start;
 	// the tests' HTTP client sends it to this portal unless a request has
 	// credentials of its own (tokenTransport).
 	admin string
 	stop  func()
+}
+
+// logBuffer collects a portal's log output.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // tokens maps a portal's host:port to its admin token.
@@ -131,10 +151,14 @@ func startPortal(t testing.TB, dbURL, dataDir string, env map[string]string) *po
 	pr, pw := io.Pipe()
 	addr := make(chan [2]string, 1)
 	natsURL := make(chan string, 1)
+	logs, scanned := &logBuffer{}, make(chan struct{})
 	go func() {
+		defer close(scanned)
+		defer io.Copy(io.Discard, pr) //nolint:errcheck // never block the portal's logging
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
+			logs.Write(append(sc.Bytes(), '\n')) //nolint:errcheck
 			var line struct {
 				Msg      string `json:"msg"`
 				HTTPAddr string `json:"http_addr"`
@@ -170,7 +194,7 @@ func startPortal(t testing.TB, dbURL, dataDir string, env map[string]string) *po
 		t.Fatal("portal not ready after 60s")
 	}
 	stopped := false
-	p := &portal{base: base, grpc: grpcAddr, stop: func() {
+	p := &portal{base: base, grpc: grpcAddr, logs: logs, stop: func() {
 		if stopped {
 			return
 		}
@@ -181,6 +205,7 @@ func startPortal(t testing.TB, dbURL, dataDir string, env map[string]string) *po
 			if err != nil {
 				t.Errorf("run() = %v", err)
 			}
+			<-scanned
 		case <-time.After(30 * time.Second):
 			t.Error("portal did not stop within 30s")
 		}

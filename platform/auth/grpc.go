@@ -50,15 +50,50 @@ type Guard struct {
 	introspect Introspector
 	now        func() time.Time
 
-	mu       sync.Mutex
-	cache    map[[32]byte]cachedToken // API tokens seen lately, by hash
-	verified map[[32]byte]cachedToken // internal tokens verified lately, by hash
-	declared map[string]authv1.Role   // roles of methods outside the protos
+	introspected tokenCache             // API tokens seen lately
+	verified     tokenCache             // internal tokens verified lately
+	declared     map[string]authv1.Role // roles of methods outside the protos
+}
+
+// tokenCache remembers the identities of tokens, by their hash, until a
+// time; bounded, it drops what has expired and then, if still full, all.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]cachedToken
 }
 
 type cachedToken struct {
 	id    Identity
 	until time.Time
+}
+
+const tokenCacheMax = 10000
+
+func (c *tokenCache) get(tok string, now time.Time) (Identity, [32]byte, bool) {
+	h := sha256.Sum256([]byte(tok))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[h]
+	return e.id, h, ok && now.Before(e.until)
+}
+
+func (c *tokenCache) put(h [32]byte, id Identity, until, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[[32]byte]cachedToken{}
+	}
+	if len(c.m) >= tokenCacheMax {
+		for k, e := range c.m {
+			if !now.Before(e.until) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= tokenCacheMax {
+			clear(c.m)
+		}
+	}
+	c.m[h] = cachedToken{id: id, until: until}
 }
 
 // introspectCacheTTL bounds how long a service trusts an API token it has
@@ -68,8 +103,7 @@ const introspectCacheTTL = 5 * time.Second
 // NewGuard returns a guard verifying internal tokens with key and, when intro
 // is not nil, API tokens through it.
 func NewGuard(key Key, intro Introspector) *Guard {
-	return &Guard{key: key, introspect: intro, now: time.Now, cache: map[[32]byte]cachedToken{},
-		verified: map[[32]byte]cachedToken{}, declared: map[string]authv1.Role{}}
+	return &Guard{key: key, introspect: intro, now: time.Now, declared: map[string]authv1.Role{}}
 }
 
 // Declare gives a method that has no proto declaration (a hand-written
@@ -155,31 +189,16 @@ func (g *Guard) authenticate(ctx context.Context) (Identity, error) {
 // service's own credentials send the same token for half a minute, and a
 // check of the signature costs more than the hash that finds it again.
 func (g *Guard) verify(tok string) (Identity, error) {
-	h := sha256.Sum256([]byte(tok))
 	now := g.now()
-	g.mu.Lock()
-	c, ok := g.verified[h]
-	g.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.id, nil
+	id, h, ok := g.verified.get(tok, now)
+	if ok {
+		return id, nil
 	}
 	id, exp, err := g.key.verify(tok, now)
 	if err != nil {
 		return Identity{}, errs.E(errs.Unauthenticated, ReasonUnauthenticated, "the internal identity token was refused: %v", errors.Unwrap(err))
 	}
-	g.mu.Lock()
-	if len(g.verified) > 10000 {
-		for k, c := range g.verified {
-			if !now.Before(c.until) {
-				delete(g.verified, k)
-			}
-		}
-		if len(g.verified) > 10000 {
-			clear(g.verified)
-		}
-	}
-	g.verified[h] = cachedToken{id: id, until: exp}
-	g.mu.Unlock()
+	g.verified.put(h, id, exp, now)
 	return id, nil
 }
 
@@ -188,13 +207,10 @@ func (g *Guard) introspectToken(ctx context.Context, secret string) (Identity, e
 		return Identity{}, errs.E(errs.Unauthenticated, ReasonUnauthenticated,
 			"this service does not accept API tokens directly (it has no identity service to check them with); call it through the gateway")
 	}
-	h := sha256.Sum256([]byte(secret))
 	now := g.now()
-	g.mu.Lock()
-	c, ok := g.cache[h]
-	g.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.id, nil
+	id, h, ok := g.introspected.get(secret, now)
+	if ok {
+		return id, nil
 	}
 	id, until, err := g.introspect.Introspect(ctx, secret)
 	if err != nil {
@@ -204,12 +220,7 @@ func (g *Guard) introspectToken(ctx context.Context, secret string) (Identity, e
 	if until.IsZero() || until.After(limit) {
 		until = limit
 	}
-	g.mu.Lock()
-	if len(g.cache) > 10000 { // bounded: start over rather than grow
-		clear(g.cache)
-	}
-	g.cache[h] = cachedToken{id: id, until: until}
-	g.mu.Unlock()
+	g.introspected.put(h, id, until, now)
 	return id, nil
 }
 
