@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/platformportal/portal/gateway/internal/hub"
 	"github.com/platformportal/portal/gateway/openapi"
+	"github.com/platformportal/portal/gateway/ui"
 	"github.com/platformportal/portal/platform/auth"
 	"github.com/platformportal/portal/platform/buildinfo"
 	"github.com/platformportal/portal/platform/events"
@@ -71,7 +73,10 @@ type Deps struct {
 	Key auth.Key
 	// Metrics serves /metrics.
 	Metrics http.Handler
-	Logger  *slog.Logger
+	// UI is the built web app; nil means the one embedded at build time
+	// (ui.Dist), which `go test` alone leaves empty.
+	UI     fs.FS
+	Logger *slog.Logger
 }
 
 var strictQueryOnce sync.Once
@@ -141,7 +146,17 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	if deps.Metrics != nil {
 		mux.Handle("GET /metrics", deps.Metrics)
 	}
-	mux.HandleFunc("GET /{$}", g.index)
+	mux.HandleFunc("GET /api/v1/{$}", g.index)
+	app := deps.UI
+	if app == nil {
+		app = ui.Dist()
+	}
+	if ui.Built(app) {
+		mux.Handle("GET /", ui.Handler(app))
+	} else {
+		deps.Logger.Info("the web UI is not built into this binary (make build builds it); / describes the API")
+		mux.HandleFunc("GET /{$}", g.index)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
 	})
