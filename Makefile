@@ -36,7 +36,7 @@ demo: build ## Serve the portal with a live demo fleet of 14 agents (dev login o
 	$(LAPTOP) ./$(BIN)/portal -demo
 
 .PHONY: build
-build: ## Build the binaries into bin/
+build: web ## Build the web UI and the binaries into bin/ (the gateway embeds the UI)
 	@mkdir -p $(BIN)
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/portal ./cmd/portal
 	go build -ldflags '$(LDFLAGS)' -o $(BIN)/agents ./services/agents/cmd/agents
@@ -46,8 +46,20 @@ build: ## Build the binaries into bin/
 	go build -ldflags '-X github.com/platformportal/portal/agentkit.Version=$(VERSION)' -o $(BIN)/agent ./agentkit/cmd/agent
 
 .PHONY: test
-test: ## Run every module's tests on its own (GOWORK=off) with the race detector (needs PostgreSQL and NATS, see README)
+test: web/node_modules ## Run every module's tests on its own (GOWORK=off) with the race detector, and the web UI's (needs PostgreSQL and NATS, see README)
 	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && GOWORK=off go test -race -count=1 -timeout 15m ./...); done
+	@echo "== web: vitest"; cd web && npm test
+
+# The web UI's packages, installed from the lock file when it changes.
+web/node_modules: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: web
+web: web/node_modules ## Build the web UI and copy it where the gateway embeds it (gateway/ui/dist)
+	cd web && npm run build
+	find gateway/ui/dist -mindepth 1 ! -name .gitkeep -delete
+	cp -R web/dist/. gateway/ui/dist/
 
 .PHONY: test-modules
 test-modules: ## Build and vet each module on its own (GOWORK=off)
@@ -87,6 +99,14 @@ lint: tools third_party/proto ## buf lint, breaking check, gofmt, go vet, static
 		echo "generated code is stale: run 'make generate' and commit"; git status --porcelain -- proto/gen gateway/openapi; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && go vet ./... && $(TOOLBIN)/staticcheck ./...); done
+	$(MAKE) lint-web
+
+.PHONY: lint-web
+lint-web: tools third_party/proto web/node_modules ## The web UI: generated API types fresh, tsc (strict), eslint
+	cd web && npm run gen
+	@if [ -n "$$(git status --porcelain -- web/src/gen)" ]; then \
+		echo "web/src/gen is stale: run 'cd web && npm run gen' and commit"; git status --porcelain -- web/src/gen; exit 1; fi
+	cd web && npm run typecheck && npm run lint
 
 .PHONY: help
 help:

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,9 @@ type Config struct {
 	RateLimit float64 `env:"GATEWAY_RATE_LIMIT, default=50"`
 	// RateBurst is how many it may make at once.
 	RateBurst int `env:"GATEWAY_RATE_BURST, default=100"`
+	// UIDir serves the web UI from a directory (web/dist while working on
+	// it) instead of the one embedded at build time.
+	UIDir string `env:"GATEWAY_UI_DIR"`
 }
 
 // Deps are what the gateway talks to.
@@ -148,18 +152,33 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	}
 	mux.HandleFunc("GET /api/v1/{$}", g.index)
 	app := deps.UI
-	if app == nil {
+	switch {
+	case cfg.UIDir != "":
+		app = os.DirFS(cfg.UIDir)
+		if !ui.Built(app) {
+			return nil, fmt.Errorf("GATEWAY_UI_DIR %q has no index.html: build the UI (cd web && npm run build)", cfg.UIDir)
+		}
+	case app == nil:
 		app = ui.Dist()
 	}
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
+	}
 	if ui.Built(app) {
-		mux.Handle("GET /", ui.Handler(app))
+		// Every other GET is the app's: a file, or a page of its own routes.
+		pages := ui.Handler(app)
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				pages.ServeHTTP(w, r)
+				return
+			}
+			notFound(w, r)
+		})
 	} else {
 		deps.Logger.Info("the web UI is not built into this binary (make build builds it); / describes the API")
 		mux.HandleFunc("GET /{$}", g.index)
+		mux.HandleFunc("/", notFound)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
-	})
 	g.handler = otelhttp.NewHandler(securityHeaders(mux), "gateway",
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }))
 	return g, nil
@@ -287,7 +306,10 @@ func securityHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: under no-referrer browsers send
+		// "Origin: null" on the portal's own form posts and fetches, which
+		// the origin checks must then refuse.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
