@@ -774,7 +774,7 @@ func TestOperability(t *testing.T) {
 	var index struct {
 		Links map[string]string `json:"links"`
 	}
-	if code := call(t, "GET", p.base+"/", nil, &index); code != 200 || index.Links["openapi"] == "" {
+	if code := call(t, "GET", p.base+"/api/v1/", nil, &index); code != 200 || index.Links["openapi"] == "" {
 		t.Errorf("index: HTTP %d %+v", code, index)
 	}
 	var ready struct {
