@@ -3,9 +3,12 @@
 import type {
   DeployAgentRequestJson,
   DeployAgentResponseJson,
+  ExecuteSuggestedActionRequestJson,
+  ExecuteSuggestedActionResponseJson,
   GetAgentResponseJson,
   ListAgentsRequestJson,
   ListAgentsResponseJson,
+  ListStateHistoryResponseJson,
   ProvisionAgentRequestJson,
   ProvisionAgentResponseJson,
   RestartAgentRequestJson,
@@ -21,6 +24,7 @@ import type {
   SuspendAgentRequestJson,
   SuspendAgentResponseJson,
 } from '../gen/portal/agents/v1/agents_pb';
+import type { TailLogsResponseJson } from '../gen/portal/provisioning/v1/provisioning_pb';
 import { request } from './client';
 
 export type ListAgentsParams = Pick<
@@ -80,6 +84,39 @@ export function agentAction<A extends AgentActionName>(
   return request<AgentActions[A][1]>(`/api/v1/agents/${encodeURIComponent(id)}:${action}`, {
     method: 'POST',
     body: opts ?? {},
+    signal,
+  });
+}
+
+/** listStateHistory: GET /api/v1/agents/{id}/history, one page, oldest first. */
+export function listStateHistory(
+  id: string,
+  params: { pageSize?: number; pageToken?: string } = {},
+  signal?: AbortSignal,
+): Promise<ListStateHistoryResponseJson> {
+  return request<ListStateHistoryResponseJson>(`/api/v1/agents/${encodeURIComponent(id)}/history`, {
+    query: { page_size: params.pageSize, page_token: params.pageToken },
+    signal,
+  });
+}
+
+/** tailLogs: GET /api/v1/agents/{id}/logs, the last lines of its instances. */
+export function tailLogs(id: string, limit = 50, signal?: AbortSignal): Promise<TailLogsResponseJson> {
+  return request<TailLogsResponseJson>(`/api/v1/agents/${encodeURIComponent(id)}/logs`, {
+    query: { limit },
+    signal,
+  });
+}
+
+/** remediate: POST /api/v1/agents/{id}:remediate, carries out one suggested action. */
+export function remediate(
+  id: string,
+  opts: Omit<ExecuteSuggestedActionRequestJson, 'id'>,
+  signal?: AbortSignal,
+): Promise<ExecuteSuggestedActionResponseJson> {
+  return request<ExecuteSuggestedActionResponseJson>(`/api/v1/agents/${encodeURIComponent(id)}:remediate`, {
+    method: 'POST',
+    body: opts,
     signal,
   });
 }

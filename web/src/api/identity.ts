@@ -28,3 +28,8 @@ export interface AuthConfig {
 export function getAuthConfig(signal?: AbortSignal): Promise<AuthConfig> {
   return request<AuthConfig>('/auth/config', { signal });
 }
+
+/** logout: POST /auth/logout (with the CSRF header, as every write), ending the session. */
+export function logout(): Promise<{ logged_out: boolean; message?: string }> {
+  return request('/auth/logout', { method: 'POST' });
+}
