@@ -1,4 +1,6 @@
+import { QueryClient } from '@tanstack/react-query';
 import { act, cleanup, render, screen } from '@testing-library/react';
+import { MemoryRouter } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
 import { EventStream, type WebSocketLike } from './api/ws';
@@ -67,7 +69,11 @@ describe('App shell', () => {
     });
     const stream = new EventStream({ url: 'ws://t/ws', WebSocket: QuietSocket });
     await act(() => loadSession());
-    render(<App stream={stream} />);
+    render(
+      <MemoryRouter initialEntries={['/agents?state=AGENT_STATE_RUNNING']}>
+        <App stream={stream} queryClient={new QueryClient()} />
+      </MemoryRouter>,
+    );
 
     expect(screen.getByText('Ada')).toBeTruthy();
     expect(screen.getByText('operator')).toBeTruthy();
@@ -77,9 +83,13 @@ describe('App shell', () => {
       QuietSocket.instances[0]?.open();
     });
     expect(screen.getByRole('status').dataset.state).toBe('open');
+    // The shell: navigation for everyone, the routed page.
+    const nav = screen.getByRole('navigation', { name: 'Main' });
+    expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Agents']);
+    expect(screen.getByRole('heading', { level: 1, name: 'Agents' })).toBeTruthy();
   });
 
-  it('offers the login links when signed out, with the dev login when enabled', async () => {
+  it('shows the login page when signed out, returning to the current page, with the dev login when enabled', async () => {
     routes({
       '/api/v1/me': [401, { code: 16, message: 'log in' }],
       '/auth/config': [
@@ -97,12 +107,18 @@ describe('App shell', () => {
     });
     const stream = new EventStream({ url: 'ws://t/ws', WebSocket: QuietSocket });
     await act(() => loadSession());
-    render(<App stream={stream} />);
+    render(
+      <MemoryRouter initialEntries={['/agents?state=AGENT_STATE_RUNNING']}>
+        <App stream={stream} queryClient={new QueryClient()} />
+      </MemoryRouter>,
+    );
 
-    expect(screen.getByRole('link', { name: 'Log in' }).getAttribute('href')).toBe('/auth/login');
-    expect(screen.getByRole('link', { name: 'Development login' }).getAttribute('href')).toBe('/auth/dev');
+    const redirect = encodeURIComponent('/agents?state=AGENT_STATE_RUNNING');
+    expect(screen.queryByRole('link', { name: /single sign-on/ })).toBeNull();
+    expect(screen.getByRole('link', { name: 'Development login' }).getAttribute('href')).toBe(
+      `/auth/dev?redirect=${redirect}`,
+    );
     // No session, no stream.
     expect(QuietSocket.instances).toHaveLength(0);
-    expect(screen.getByRole('status').dataset.state).toBe('closed');
   });
 });

@@ -1,129 +1,103 @@
-// The foundation shell: it proves the wiring (session, event stream, theme)
-// and is not the finished UI; the pages come next.
-import { useEffect, useState } from 'react';
+// The app shell: the login page when signed out; when signed in, the header,
+// the sidebar and the routed pages, with the event stream and the role in context.
+import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { Link, Route, Routes, useLocation } from 'react-router';
 import './App.css';
-import { useConnectionState } from './api/useConnectionState';
-import type { EventStream, StreamEvent } from './api/ws';
-import { useSession, type Session } from './session';
-import { toggleTheme, useTheme } from './styles/theme';
+import type { EventStream } from './api/ws';
+import { RoleContext, roleOf, StreamContext } from './app/context';
+import { Header } from './app/Header';
+import { LoginPage } from './app/LoginPage';
+import { Sidebar } from './app/Sidebar';
+import { AgentsPage } from './features/agents/AgentsPage';
+import { DashboardPage } from './features/dashboard/DashboardPage';
+import type { GetMeResponseJson } from './gen/portal/identity/v1/identity_pb';
+import { useSession } from './session';
+import { ErrorMessage } from './ui/ErrorMessage';
 
-const roleNames: Record<string, string> = {
-  ROLE_VIEWER: 'viewer',
-  ROLE_OPERATOR: 'operator',
-  ROLE_ADMIN: 'admin',
-};
+const AgentDetailPage = lazy(() => import('./features/agents/AgentDetailPage'));
 
-export function ConnectionIndicator({ stream }: { stream: EventStream }) {
-  const state = useConnectionState(stream);
+function NotFound() {
   return (
-    <span className="conn" data-state={state} role="status" aria-label={`Event stream: ${state}`}>
-      <span className="conn-dot" aria-hidden="true" />
-      {state}
-    </span>
+    <section>
+      <h1 className="page-title">Not found</h1>
+      <p>
+        No page here. <Link to="/">Back to the dashboard</Link>
+      </p>
+    </section>
   );
 }
 
-function Principal({ session }: { session: Session }) {
-  switch (session.state) {
-    case 'loading':
-      return <span className="muted">Checking your session…</span>;
-    case 'error':
-      return (
-        <span className="error" role="alert">
-          {session.error.message}
-        </span>
-      );
-    case 'signed-out': {
-      const auth = session.auth;
-      return (
-        <span>
-          <a href={auth?.login_url ?? '/auth/login'}>Log in</a>
-          {auth?.dev_login_enabled ? (
-            <>
-              {' · '}
-              <a href="/auth/dev">Development login</a> <span className="badge badge-dev">dev</span>
-            </>
-          ) : null}
-        </span>
-      );
-    }
-    case 'signed-in': {
-      const p = session.me.principal ?? {};
-      const role = p.role ? (roleNames[p.role] ?? p.role) : 'no role';
-      return (
-        <span>
-          {[p.name, p.email, p.subject].find((s) => s) ?? 'unknown'} <span className="badge">{role}</span>
-          {p.devLogin ? <span className="badge badge-dev">development login</span> : null}
-        </span>
-      );
-    }
-  }
-}
-
-function LastEvent({ stream, enabled }: { stream: EventStream; enabled: boolean }) {
-  const [seen, setSeen] = useState<{ count: number; last?: StreamEvent }>({ count: 0 });
-  useEffect(() => {
-    if (!enabled) {
-      return;
-    }
-    return stream.subscribe('agents', (e) => {
-      setSeen((s) => ({ count: s.count + 1, last: e }));
-    });
-  }, [stream, enabled]);
-  return (
-    <p className="muted">
-      Agent events received: {seen.count}
-      {seen.last ? (
-        <>
-          {' '}
-          (last: <code>{seen.last.eventType}</code> on <code>{seen.last.subject}</code>)
-        </>
-      ) : null}
-    </p>
-  );
-}
-
-export function App({ stream }: { stream: EventStream }) {
-  const session = useSession();
-  const theme = useTheme();
-  const signedIn = session.state === 'signed-in';
-
+function SignedIn({ stream, me }: { stream: EventStream; me: GetMeResponseJson }) {
+  const [menuOpen, setMenuOpen] = useState(false);
+  const location = useLocation();
   // The stream needs the session: follow it while signed in.
   useEffect(() => {
-    if (!signedIn) {
-      return;
-    }
     stream.start();
     return () => {
       stream.close();
     };
-  }, [stream, signedIn]);
-
+  }, [stream]);
   return (
-    <div className="shell">
-      <header className="shell-header">
-        <h1 className="shell-brand">WAOOAW Platform Portal</h1>
-        <ConnectionIndicator stream={stream} />
-        <span className="shell-spacer" />
-        <Principal session={session} />
-        <button
-          type="button"
-          className="button"
-          onClick={() => {
-            toggleTheme();
-          }}
-          aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}
-        >
-          {theme === 'dark' ? 'Light' : 'Dark'} theme
-        </button>
-      </header>
-      <main className="card">
-        <h2>Foundation</h2>
-        <p className="muted">
-          The API client, the event stream and the design tokens are wired. The pages are not built yet.
-        </p>
-        <LastEvent stream={stream} enabled={signedIn} />
-      </main>
-    </div>
+    <StreamContext value={stream}>
+      <RoleContext value={roleOf(me.principal?.role)}>
+        <a className="skip-link" href="#main">
+          Skip to content
+        </a>
+        <div className="shell">
+          <Header
+            stream={stream}
+            me={me}
+            menuOpen={menuOpen}
+            onMenu={() => {
+              setMenuOpen((o) => !o);
+            }}
+          />
+          <div className="shell-body">
+            <Sidebar
+              open={menuOpen}
+              onNavigate={() => {
+                setMenuOpen(false);
+              }}
+            />
+            <main id="main" className="shell-main" tabIndex={-1}>
+              <Suspense fallback={<p className="muted">Loading…</p>}>
+                <Routes location={location}>
+                  <Route path="/" element={<DashboardPage />} />
+                  <Route path="/agents" element={<AgentsPage />} />
+                  <Route path="/agents/:id" element={<AgentDetailPage />} />
+                  <Route path="*" element={<NotFound />} />
+                </Routes>
+              </Suspense>
+            </main>
+          </div>
+        </div>
+      </RoleContext>
+    </StreamContext>
   );
+}
+
+export function App({ stream, queryClient }: { stream: EventStream; queryClient: QueryClient }) {
+  const session = useSession();
+  const location = useLocation();
+  let body;
+  switch (session.state) {
+    case 'loading':
+      body = <p className="muted center">Checking your session…</p>;
+      break;
+    case 'error':
+      body = (
+        <main className="login">
+          <ErrorMessage error={session.error} title="Cannot reach the portal" />
+        </main>
+      );
+      break;
+    case 'signed-out':
+      body = <LoginPage auth={session.auth} path={location.pathname + location.search} />;
+      break;
+    case 'signed-in':
+      body = <SignedIn stream={stream} me={session.me} />;
+      break;
+  }
+  return <QueryClientProvider client={queryClient}>{body}</QueryClientProvider>;
 }

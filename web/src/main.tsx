@@ -1,8 +1,11 @@
+import { QueryClient } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { BrowserRouter } from 'react-router';
 import { App } from './App';
-import { configureClient } from './api/client';
+import { configureClient, isApiError } from './api/client';
 import { EventStream } from './api/ws';
+import { agentKeys } from './features/agents/queries';
 import { getSession, loadSession, signedOut } from './session';
 import './styles/fonts.css';
 import './styles/tokens.css';
@@ -12,8 +15,7 @@ import { initTheme } from './styles/theme';
 initTheme();
 
 configureClient({
-  // A call found the session gone: show the login links (the pages will
-  // redirect to /auth/login?redirect=… instead).
+  // A call found the session gone: show the login page.
   onUnauthenticated: () => {
     if (getSession().state === 'signed-in') {
       void signedOut();
@@ -21,12 +23,27 @@ configureClient({
   },
 });
 
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      // The event stream keeps the cache fresh: no refetch on focus, no timers.
+      staleTime: 30_000,
+      refetchOnWindowFocus: false,
+      retry: (count, err) => count < 2 && !(isApiError(err) && err.status >= 400 && err.status < 500),
+    },
+  },
+});
+
 const stream = new EventStream({
   // Access changed (logout, expiry, a grant ran out): re-check who we are
   // before the stream reconnects.
   onAccessEnded: loadSession,
-  // The shell keeps no data to re-read; the pages will refetch their topics.
-  onResync: () => undefined,
+  // Events were missed and cannot be replayed: re-read what they cover.
+  onResync: (topics) => {
+    if (topics.some((t) => t === '*' || t === 'agents' || t.startsWith('agents/'))) {
+      void queryClient.invalidateQueries({ queryKey: agentKeys.all });
+    }
+  },
 });
 
 void loadSession();
@@ -37,6 +54,8 @@ if (!root) {
 }
 createRoot(root).render(
   <StrictMode>
-    <App stream={stream} />
+    <BrowserRouter>
+      <App stream={stream} queryClient={queryClient} />
+    </BrowserRouter>
   </StrictMode>,
 );

@@ -1,0 +1,43 @@
+// A modal on the native <dialog> (showModal): the browser traps focus, closes
+// on Escape and draws the backdrop, with no style injected at run time (which
+// the CSP's style-src 'self' would refuse).
+import { useEffect, useRef, type ReactNode } from 'react';
+
+export function Modal({
+  open,
+  onClose,
+  labelledBy,
+  children,
+}: {
+  open: boolean;
+  onClose: () => void;
+  labelledBy: string;
+  children: ReactNode;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) {
+      return;
+    }
+    if (open && !d.open) {
+      d.showModal();
+    } else if (!open && d.open) {
+      d.close();
+    }
+  }, [open]);
+  return (
+    <dialog
+      ref={ref}
+      className="modal"
+      aria-labelledby={labelledBy}
+      onClose={onClose}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      {open ? children : null}
+    </dialog>
+  );
+}
