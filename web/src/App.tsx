@@ -38,6 +38,21 @@ function SignedIn({ stream, me }: { stream: EventStream; me: GetMeResponseJson }
       stream.close();
     };
   }, [stream]);
+  // The mobile drawer closes on Escape, like a menu.
+  useEffect(() => {
+    if (!menuOpen) {
+      return;
+    }
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        setMenuOpen(false);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => {
+      window.removeEventListener('keydown', onKey);
+    };
+  }, [menuOpen]);
   return (
     <StreamContext value={stream}>
       <RoleContext value={roleOf(me.principal?.role)}>

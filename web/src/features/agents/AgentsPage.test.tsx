@@ -91,3 +91,26 @@ describe('AgentsPage', () => {
     expect(screen.queryByRole('button', { name: /Actions for/ })).toBeNull();
   });
 });
+
+describe('AgentsPage filtered by state', () => {
+  it('drops a row whose agent leaves the filtered state', async () => {
+    const calls = mockFetch({ 'GET /api/v1/agents': () => [200, { agents: [a1] }] }, stub);
+    const stream = new FakeStream();
+    renderWith(<AgentsPage />, { stream, path: '/agents?state=AGENT_STATE_RUNNING' });
+    await screen.findByText('memory-1');
+    expect(new URL(calls[0]?.url ?? '', 'http://x').searchParams.getAll('states')).toEqual(['AGENT_STATE_RUNNING']);
+
+    act(() => {
+      stream.emit({
+        seq: 3,
+        eventType: 'portal.agents.v1.AgentStateChanged',
+        subject: 'agents/a1',
+        data: { agent: { ...a1, state: 'AGENT_STATE_SUSPENDED' } },
+      });
+    });
+    await waitFor(() => {
+      expect(screen.queryByText('memory-1')).toBeNull();
+    });
+    expect(screen.getByText('No agents match.')).toBeTruthy();
+  });
+});

@@ -45,13 +45,23 @@ function eventAgent(e: StreamEvent): AgentJson | undefined {
   return d?.agent?.id ? d.agent : undefined;
 }
 
-/** agentChanged puts a newer copy of an agent into every cached list and its detail. */
+/**
+ * agentChanged puts a newer copy of an agent into every cached list and its
+ * detail; a list filtered by state drops an agent that left those states.
+ */
 export function agentChanged(qc: QueryClient, agent: AgentJson): void {
-  qc.setQueriesData<ListAgentsResponseJson>({ queryKey: agentKeys.lists() }, (old) =>
-    old?.agents?.some((a) => a.id === agent.id)
-      ? { ...old, agents: old.agents.map((a) => (a.id === agent.id ? agent : a)) }
-      : old,
-  );
+  for (const [key, old] of qc.getQueriesData<ListAgentsResponseJson>({ queryKey: agentKeys.lists() })) {
+    if (!old?.agents?.some((a) => a.id === agent.id)) {
+      continue;
+    }
+    const params = key[2] as ListAgentsParams | undefined;
+    const states = params?.states ?? [];
+    const fits = states.length === 0 || (agent.state !== undefined && states.includes(agent.state));
+    qc.setQueryData<ListAgentsResponseJson>(key, {
+      ...old,
+      agents: fits ? old.agents.map((a) => (a.id === agent.id ? agent : a)) : old.agents.filter((a) => a.id !== agent.id),
+    });
+  }
   if (agent.id) {
     qc.setQueryData<GetAgentResponseJson>(agentKeys.detail(agent.id), (old) => (old ? { ...old, agent } : old));
   }
