@@ -25,6 +25,7 @@ const errored: AgentJson = {
     suggestedActions: [
       { id: 'pick-another-port', title: 'Pick another port', description: 'provision again on free ports' },
       { id: 'read-logs', title: 'Read the logs', link: '/api/v1/agents/a1/logs' },
+      { id: 'revoke', title: 'Revoke the agent', action: 'AGENT_ACTION_REVOKE' },
     ],
   },
 };
@@ -68,6 +69,13 @@ describe('AgentDetailPage', () => {
     expect(await screen.findByText(/bind: address in use/)).toBeTruthy();
     expect(screen.getByLabelText('Config (read-only)').textContent).toBe(JSON.stringify({ port: 9001 }, null, 2));
     expect(await screen.findByText('DRAFT → ERRORED')).toBeTruthy();
+
+    // Revoking asks first; declined, nothing is sent.
+    const confirm = vi.fn(() => false);
+    vi.stubGlobal('confirm', confirm);
+    fireEvent.click(within(explanation).getByRole('button', { name: 'Revoke the agent' }));
+    expect(confirm).toHaveBeenCalledWith('Revoke agent memory-1: ERRORED → REVOKED? This is final.');
+    expect(calls.some((c) => c.method === 'POST')).toBe(false);
 
     fireEvent.click(within(explanation).getByRole('button', { name: 'Pick another port' }));
     await waitFor(() => {

@@ -80,7 +80,11 @@ export default function AgentDetailPage() {
                     style={{ '--dot-color': toneColor(stateInfo(t.toState).tone) } as CSSProperties}
                   >
                     <div>
-                      <strong>{stateName(t.fromState)} → {stateName(t.toState)}</strong>{' '}
+                      <strong>
+                        {t.fromState && t.fromState !== 'AGENT_STATE_UNSPECIFIED'
+                          ? `${stateName(t.fromState)} → ${stateName(t.toState)}`
+                          : `Created as ${stateName(t.toState)}`}
+                      </strong>{' '}
                       <span className="muted small">{(t.action ?? '').replace('AGENT_ACTION_', '').toLowerCase()}</span>
                     </div>
                     <div className="muted small">
@@ -152,11 +156,17 @@ function ErrorExplanation({ agent }: { agent: AgentJson }) {
               <button
                 key={s.id}
                 type="button"
-                className="button button-primary"
+                className={s.action === 'AGENT_ACTION_REVOKE' ? 'button button-danger' : 'button button-primary'}
                 title={s.description}
                 disabled={run.isPending}
                 onClick={() => {
-                  run.mutate(s.id ?? '');
+                  // Revoking is final: ask first.
+                  if (
+                    s.action !== 'AGENT_ACTION_REVOKE' ||
+                    window.confirm(`Revoke agent ${agent.name ?? ''}: ${stateName(agent.state)} → REVOKED? This is final.`)
+                  ) {
+                    run.mutate(s.id ?? '');
+                  }
                 }}
               >
                 {s.title ?? s.id}

@@ -161,7 +161,7 @@ export function AgentsPage() {
                     <Link to={`/agents/${a.id ?? ''}`} className="agent-link">
                       {a.displayName ?? a.name}
                     </Link>
-                    {a.displayName && a.name ? <div className="mono muted">{a.name}</div> : null}
+                    {a.displayName && a.name && a.displayName !== a.name ? <div className="mono muted">{a.name}</div> : null}
                   </td>
                   <td>{kindLabel(a.kind)}</td>
                   <td>

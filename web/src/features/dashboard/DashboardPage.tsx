@@ -4,9 +4,9 @@ import { ErrorMessage } from '../../ui/ErrorMessage';
 import { listQuery, useAgentEvents } from '../agents/queries';
 import { FILTER_STATES, stateInfo, toneColor } from '../agents/states';
 
-/** DashboardPage counts agents by state (first page of up to 1000), live. */
+/** DashboardPage counts agents by state (first page of up to 500, the most a page holds), live. */
 export function DashboardPage() {
-  const list = useQuery(listQuery({ pageSize: 1000, orderBy: 'name' }));
+  const list = useQuery(listQuery({ pageSize: 500, orderBy: 'name' }));
   useAgentEvents('agents');
   const counts = new Map<string, number>();
   for (const a of list.data?.agents ?? []) {
