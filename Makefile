@@ -46,9 +46,17 @@ build: web ## Build the web UI and the binaries into bin/ (the gateway embeds th
 	go build -ldflags '-X github.com/platformportal/portal/agentkit.Version=$(VERSION)' -o $(BIN)/agent ./agentkit/cmd/agent
 
 .PHONY: test
-test: web/node_modules ## Run every module's tests on its own (GOWORK=off) with the race detector, and the web UI's (needs PostgreSQL and NATS, see README)
+test: web/node_modules ## Run every module's tests on its own (GOWORK=off) with the race detector, the web UI's, and the browser end-to-end tests (needs PostgreSQL, NATS and chromium, see README)
 	@for m in $(MODULES); do echo "== go test $$m"; (cd $$m && GOWORK=off go test -race -count=1 -timeout 15m ./...); done
 	@echo "== web: vitest"; cd web && npm test
+	$(MAKE) test-e2e
+
+# The browser end-to-end tests (e2e/): bin/portal on a fresh database, driven
+# through Debian's chromium (apt-get install chromium) by playwright-core.
+.PHONY: test-e2e
+test-e2e: build ## Browser end-to-end tests: the built portal, a fresh database, chromium (needs PostgreSQL and /usr/bin/chromium)
+	@echo "== e2e: browser tests"
+	cd e2e && npm ci --no-audit --no-fund && node --test --test-concurrency=1
 
 # The web UI's packages, installed from the lock file when it changes.
 web/node_modules: web/package-lock.json

@@ -1,0 +1,177 @@
+// Accessibility (axe-core) and screenshots of every page the portal has today:
+// the signed-out shell (the login links), the development login form and the
+// signed-in shell, in both themes, at a desktop and a mobile width. Serious or
+// critical axe violations fail, listed.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import AxeBuilder from '@axe-core/playwright';
+import { devLogin, newBrowser, newContext, screenshot, usePortal } from './portal.mjs';
+
+const portal = usePortal();
+let browser;
+
+// Agents to show: one in DRAFT, one PROVISIONED (with its history).
+let agentId;
+before(async () => {
+  browser = await newBrowser();
+  await portal.started;
+  await portal.api('POST', '/api/v1/agents', { name: 'a11y-draft', kind: 'AGENT_KIND_MEMORY', labels: { team: 'e2e' } });
+  const { agent } = await portal.api('POST', '/api/v1/agents', {
+    name: 'a11y-provisioned',
+    displayName: 'A11y Provisioned',
+    kind: 'AGENT_KIND_DATA',
+    labels: { team: 'e2e' },
+  });
+  agentId = agent.id;
+  await portal.api('POST', `/api/v1/agents/${agentId}:provision`, {});
+  const deadline = Date.now() + 30_000;
+  while ((await portal.api('GET', `/api/v1/agents/${agentId}`)).agent.state !== 'AGENT_STATE_PROVISIONED') {
+    if (Date.now() > deadline) {
+      throw new Error(`agent ${agentId} did not reach PROVISIONED within 30 s`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+after(async () => {
+  await browser?.close();
+  for (const [k, n] of axeRuns > 0 ? knownSeen : []) {
+    console.log(
+      n > 0
+        ? `KNOWN accessibility bug, not failing the test (${n} nodes): ${k.id}: ${k.why}`
+        : `the known ${k.id} violation no longer occurs: remove it from KNOWN in e2e/a11y.test.mjs (${k.why})`,
+    );
+  }
+});
+
+const viewports = {
+  desktop: { width: 1280, height: 800 },
+  mobile: { width: 390, height: 844 },
+};
+
+// Known product bugs, reported and left to the UI's owners: each entry takes
+// the matching nodes out of a violation (and says so in the test's output);
+// anything else serious or critical fails. Remove an entry once it is fixed
+// (the output says when it no longer occurs).
+const KNOWN = [
+  {
+    id: 'color-contrast',
+    why:
+      'the tertiary text colour (--color-text-tertiary, used by .muted) on the surface colour is below 4.5:1 ' +
+      '(dark #71717a on #18181b = 3.66; light #6c757d on #f8f9fa = 4.44): web/src/styles/tokens.css',
+    node: (n) => /foreground color: #(71717a|6c757d)\b/i.test(n.failureSummary ?? ''),
+  },
+  {
+    id: 'color-contrast',
+    why:
+      'the status colours (--color-success/-warning/-error/-info, "the same in both themes") used as text on the ' +
+      'light theme\'s white: e.g. .status-badge info #3b82f6 on #ffffff = 3.67, error #ef4444 = 3.76: web/src/styles/tokens.css',
+    node: (n) =>
+      /foreground color: #(10b981|f59e0b|ef4444|3b82f6)\b/i.test(n.failureSummary ?? '') &&
+      /background color: #(ffffff|f8f9fa)\b/i.test(n.failureSummary ?? ''),
+  },
+];
+const knownSeen = new Map(KNOWN.map((k) => [k, 0]));
+let axeRuns = 0;
+
+/** axeCheck runs axe on the page; returns the serious and critical violations, described. */
+async function axeCheck(page, label) {
+  const results = await new AxeBuilder({ page }).analyze();
+  axeRuns++;
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => {
+      let nodes = v.nodes;
+      for (const k of KNOWN.filter((k) => k.id === v.id)) {
+        const left = nodes.filter((n) => !k.node(n));
+        knownSeen.set(k, knownSeen.get(k) + nodes.length - left.length);
+        nodes = left;
+      }
+      return { ...v, nodes };
+    })
+    .filter((v) => v.nodes.length > 0)
+    .map(
+      (v) =>
+        `${label}: [${v.impact}] ${v.id}: ${v.help} (${v.helpUrl})\n` +
+        v.nodes
+          .slice(0, 5)
+          .map((n) => `    ${n.target.join(' ')}: ${n.failureSummary?.replace(/\n/g, ' ')}`)
+          .join('\n'),
+    );
+}
+
+async function settled(page) {
+  await page.evaluate(() => document.fonts.ready.then(() => undefined));
+}
+
+for (const themeName of ['dark', 'light']) {
+  for (const [vpName, viewport] of Object.entries(viewports)) {
+    test(`axe and screenshots: ${themeName} theme, ${vpName} (${viewport.width}×${viewport.height})`, async () => {
+      const ctx = await newContext(browser, portal, { colorScheme: themeName, viewport, isMobile: vpName === 'mobile' });
+      await ctx.addInitScript((t) => {
+        try {
+          localStorage.setItem('waooaw-theme', t);
+        } catch {
+          // the login pages' opaque origins have no storage
+        }
+      }, themeName);
+      const found = [];
+      const suffix = `${themeName}-${vpName}`;
+      try {
+        const page = await ctx.newPage();
+
+        // Signed out: the shell offers the login links.
+        await page.goto('/');
+        await page.getByRole('link', { name: /development login/i }).waitFor();
+        assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), themeName);
+        await settled(page);
+        found.push(...(await axeCheck(page, `signed-out shell (${suffix})`)));
+        await screenshot(page, `login-${suffix}`);
+
+        // The development login form (server-rendered; it has no themes).
+        await page.goto('/auth/dev');
+        await page.getByRole('button', { name: /log in/i }).waitFor();
+        found.push(...(await axeCheck(page, `development login form (${suffix})`)));
+        await screenshot(page, `dev-login-${suffix}`);
+
+        // Signed in: the shell.
+        await devLogin(page, 'ada@example.com', 'admin', 'Ada Admin');
+        // (attached, not visible: a narrow layout may tuck the principal into a menu)
+        await page.getByText('Ada Admin').or(page.getByText('ada@example.com')).first().waitFor({ state: 'attached' });
+        await page.getByRole('status', { name: /\bopen\b/i }).or(page.getByRole('status').filter({ hasText: /\bopen\b/i })).first().waitFor();
+        assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), themeName);
+        await settled(page);
+        found.push(...(await axeCheck(page, `shell (${suffix})`)));
+        await screenshot(page, `shell-${suffix}`);
+
+        // The agents page and an agent's page, once the UI has them (the
+        // foundation shell serves its one view at every path).
+        const pages = [
+          { name: 'agents', path: '/agents', heading: /^agents$/i },
+          { name: 'agent-detail', path: `/agents/${agentId}`, heading: /A11y Provisioned|a11y-provisioned/ },
+        ];
+        for (const p of pages) {
+          await page.goto(p.path);
+          await page.getByRole('status', { name: /\bopen\b/i }).or(page.getByRole('status').filter({ hasText: /\bopen\b/i })).first().waitFor();
+          const heading = page.getByRole('heading', { name: p.heading });
+          if (await heading.waitFor({ timeout: 3_000 }).then(() => true, () => false)) {
+            if (p.name === 'agents') {
+              await page.getByText('a11y-provisioned').first().waitFor();
+            }
+            await settled(page);
+            found.push(...(await axeCheck(page, `${p.name} page (${suffix})`)));
+            await screenshot(page, `${p.name}-${suffix}`);
+          } else {
+            console.log(`no ${p.name} page yet (no heading ${p.heading} at ${p.path}): not checked (${suffix})`);
+          }
+        }
+
+        if (found.length > 0) {
+          assert.fail(`serious or critical accessibility violations:\n${found.join('\n')}`);
+        }
+        assert.deepEqual(ctx.problems, [], 'no page errors or console errors');
+      } finally {
+        await ctx.close();
+      }
+    });
+  }
+}

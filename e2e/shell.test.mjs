@@ -1,0 +1,155 @@
+// The shell as it is today: the development login, who is signed in, the
+// event stream's connection state, a viewer refused a write, and an agent
+// change made elsewhere arriving live.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { devLogin, newBrowser, newContext, pageFetch, screenshot, usePortal, withTimeout } from './portal.mjs';
+
+const portal = usePortal();
+let browser;
+
+before(async () => {
+  browser = await newBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** The principal's name or email, whichever the shell shows. */
+function principal(page, email, name) {
+  return page.getByText(email).or(page.getByText(name)).first();
+}
+
+/** The connection indicator in the open state (its text or its accessible name). */
+function connectionOpen(page) {
+  return page
+    .getByRole('status', { name: /\bopen\b/i })
+    .or(page.getByRole('status').filter({ hasText: /\bopen\b/i }))
+    .first();
+}
+
+test('the development login as an operator shows the user, their role and the "development login" label', async () => {
+  const ctx = await newContext(browser, portal);
+  try {
+    const page = await ctx.newPage();
+    await devLogin(page, 'olga@example.com', 'operator', 'Olga Operator');
+    await principal(page, 'olga@example.com', 'Olga Operator').waitFor();
+    await page.getByText(/development login/i).first().waitFor();
+    await page.getByText(/\boperator\b/).first().waitFor();
+    const me = await pageFetch(page, 'GET', '/api/v1/me');
+    assert.equal(me.status, 200, JSON.stringify(me.body));
+    assert.equal(me.body.principal.role, 'ROLE_OPERATOR');
+    assert.equal(me.body.principal.email, 'olga@example.com');
+    assert.equal(me.body.principal.devLogin, true);
+    await screenshot(page, 'shell-operator');
+    assert.deepEqual(ctx.problems, [], 'no page errors or console errors');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('the connection indicator reaches the open state', async () => {
+  const ctx = await newContext(browser, portal);
+  try {
+    const page = await ctx.newPage();
+    await devLogin(page, 'olga@example.com', 'operator', 'Olga Operator');
+    await connectionOpen(page).waitFor({ timeout: 15_000 });
+    assert.deepEqual(ctx.problems, [], 'no page errors or console errors');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("a viewer's forced write is refused with 403 (an operator's same request is accepted)", async () => {
+  const ctx = await newContext(browser, portal);
+  const octx = await newContext(browser, portal);
+  try {
+    const page = await ctx.newPage();
+    await devLogin(page, 'vera@example.com', 'viewer', 'Vera Viewer');
+    await principal(page, 'vera@example.com', 'Vera Viewer').waitFor();
+    const refused = await pageFetch(page, 'POST', '/api/v1/agents', { name: 'viewer-forced', kind: 'AGENT_KIND_DATA' });
+    assert.ok(refused.csrf, 'the viewer page has a portal_csrf cookie to send');
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    const list = await portal.api('GET', '/api/v1/agents');
+    assert.ok(!(list.agents ?? []).some((a) => a.name === 'viewer-forced'), 'the refused agent was not created');
+
+    // The control: the same request from an operator's page goes through, so
+    // the 403 above is the role, not a missing CSRF token.
+    const opage = await octx.newPage();
+    await devLogin(opage, 'olga@example.com', 'operator', 'Olga Operator');
+    const accepted = await pageFetch(opage, 'POST', '/api/v1/agents', { name: 'operator-made', kind: 'AGENT_KIND_DATA' });
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    assert.equal(accepted.body.agent.state, 'AGENT_STATE_DRAFT');
+  } finally {
+    await ctx.close();
+    await octx.close();
+  }
+});
+
+test('another user sees an agent change made through the API live, without a reload', async () => {
+  const ctx = await newContext(browser, portal);
+  try {
+    const page = await ctx.newPage();
+    await devLogin(page, 'vera@example.com', 'viewer', 'Vera Viewer');
+    // The agents page where the UI has one; the foundation shell (which has no
+    // pages) serves its one view at any path, with a counter of the "agents"
+    // topic's events naming the last one.
+    await page.goto('/agents');
+    await connectionOpen(page).waitFor({ timeout: 15_000 });
+    const counterText = async () => (await page.locator('body').innerText()).match(/Agent events received:\s*(\d+)/)?.[1];
+    const before = Number((await counterText()) ?? 0);
+    await page.evaluate(() => {
+      window.__e2eNoReload = true;
+    });
+    // The subscription is sent once the stream opens: give it a moment.
+    await page.waitForTimeout(300);
+
+    const name = 'live-seen';
+    const created = await portal.api('POST', '/api/v1/agents', { name, kind: 'AGENT_KIND_DATA' });
+    const id = created.agent.id;
+    assert.equal(created.agent.state, 'AGENT_STATE_DRAFT');
+    await portal.api('POST', `/api/v1/agents/${id}:provision`, {});
+    const state = await withTimeout(
+      (async () => {
+        for (;;) {
+          const a = (await portal.api('GET', `/api/v1/agents/${id}`)).agent;
+          if (a.state === 'AGENT_STATE_PROVISIONED' && !a.pendingOperation) {
+            return a.state;
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })(),
+      30_000,
+      `waiting for agent ${id} to be PROVISIONED`,
+    );
+    assert.equal(state, 'AGENT_STATE_PROVISIONED');
+
+    // Either a row of an agent list naming the agent as provisioned, or the
+    // shell's counter: created (DRAFT) and at least the move to PROVISIONED,
+    // two or more events, the last naming the agent.
+    const how = await page
+      .waitForFunction(
+        ({ before, id, name }) => {
+          const rows = [...document.querySelectorAll('tr, [role="row"]')].filter((r) => r.textContent.includes(name));
+          if (rows.some((r) => /provisioned/i.test(r.textContent))) {
+            return 'agent list';
+          }
+          const text = document.body.innerText;
+          const m = text.match(/Agent events received:\s*(\d+)/);
+          if (m && Number(m[1]) >= before + 2 && text.includes(`agents/${id}`)) {
+            return 'event counter';
+          }
+          return false;
+        },
+        { before, id, name },
+        { timeout: 15_000 },
+      )
+      .then((h) => h.jsonValue());
+    assert.equal(await page.evaluate(() => window.__e2eNoReload), true, 'the page was not reloaded');
+    console.log(`live: the change reached the page through its ${how}` + (how === 'event counter' ? ` (${Number(await counterText()) - before} events)` : ''));
+    await screenshot(page, 'live-event');
+    assert.deepEqual(ctx.problems, [], 'no page errors or console errors');
+  } finally {
+    await ctx.close();
+  }
+});
