@@ -90,6 +90,11 @@ test('another user sees an agent change made through the API live, without a rel
   const ctx = await newContext(browser, portal);
   try {
     const page = await ctx.newPage();
+    // The stream's frames, to show the change came over /ws (not a poll).
+    const frames = [];
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (f) => frames.push(typeof f.payload === 'string' ? f.payload : f.payload.toString()));
+    });
     await devLogin(page, 'vera@example.com', 'viewer', 'Vera Viewer');
     // The agents page where the UI has one; the foundation shell (which has no
     // pages) serves its one view at any path, with a counter of the "agents"
@@ -146,7 +151,12 @@ test('another user sees an agent change made through the API live, without a rel
       )
       .then((h) => h.jsonValue());
     assert.equal(await page.evaluate(() => window.__e2eNoReload), true, 'the page was not reloaded');
-    console.log(`live: the change reached the page through its ${how}` + (how === 'event counter' ? ` (${Number(await counterText()) - before} events)` : ''));
+    const about = frames.filter((f) => f.includes(`agents/${id}`));
+    assert.ok(about.length >= 2, `the stream brought the agent's events (frames naming agents/${id}: ${about.length})`);
+    console.log(
+      `live: the change reached the page through its ${how}, ${about.length} stream frames about the agent` +
+        (how === 'event counter' ? ` (${Number(await counterText()) - before} events counted)` : ''),
+    );
     await screenshot(page, 'live-event');
     assert.deepEqual(ctx.problems, [], 'no page errors or console errors');
   } finally {
