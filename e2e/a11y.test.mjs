@@ -53,24 +53,7 @@ const viewports = {
 // the matching nodes out of a violation (and says so in the test's output);
 // anything else serious or critical fails. Remove an entry once it is fixed
 // (the output says when it no longer occurs).
-const KNOWN = [
-  {
-    id: 'color-contrast',
-    why:
-      'the tertiary text colour (--color-text-tertiary, used by .muted) on the surface colour is below 4.5:1 ' +
-      '(dark #71717a on #18181b = 3.66; light #6c757d on #f8f9fa = 4.44): web/src/styles/tokens.css',
-    node: (n) => /foreground color: #(71717a|6c757d)\b/i.test(n.failureSummary ?? ''),
-  },
-  {
-    id: 'color-contrast',
-    why:
-      'the status colours (--color-success/-warning/-error/-info, "the same in both themes") used as text on the ' +
-      'light theme\'s white: e.g. .status-badge info #3b82f6 on #ffffff = 3.67, error #ef4444 = 3.76: web/src/styles/tokens.css',
-    node: (n) =>
-      /foreground color: #(10b981|f59e0b|ef4444|3b82f6)\b/i.test(n.failureSummary ?? '') &&
-      /background color: #(ffffff|f8f9fa)\b/i.test(n.failureSummary ?? ''),
-  },
-];
+const KNOWN = [];
 const knownSeen = new Map(KNOWN.map((k) => [k, 0]));
 let axeRuns = 0;
 
@@ -101,14 +84,7 @@ async function axeCheck(page, label) {
 }
 
 // Known layout bugs (reported), by the element that sticks out: the rest fail.
-const KNOWN_OVERFLOW = [
-  {
-    element: /^span\.sr-only\b/,
-    why:
-      'the agents table\'s screen-reader-only header text (span.sr-only, position: absolute) escapes .table-wrap\'s ' +
-      'overflow (no positioned ancestor inside it), so at 390 px the whole page scrolls sideways: web/src/App.css',
-  },
-];
+const KNOWN_OVERFLOW = [];
 
 /**
  * overflow lists what makes the page wider than the viewport (a page that

@@ -455,7 +455,7 @@ func writePage(w http.ResponseWriter, status int, page *template.Template, data 
 }
 
 var devPage = template.Must(template.New("dev").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>DEVELOPMENT LOGIN — Platform Portal</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>DEVELOPMENT LOGIN — Platform Portal</title>
 <style>` + pageStyle + `</style></head>
 <body><div class="banner">DEVELOPMENT LOGIN — no password, any role. Never enable AUTH_DEV_LOGIN in production.</div>
 <form method="post" action="/auth/dev/login">
@@ -633,7 +633,7 @@ var statusCodes = map[int]codes.Code{
 }
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Login problem — Platform Portal</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Login problem — Platform Portal</title>
 <style>` + pageStyle + `</style></head><body>
 <h1>{{.Title}}</h1><p>{{.Message}}</p><p><small>{{.Reason}}</small></p>
 <p><a href="/auth/login">Log in again</a> · <a href="/">Home</a></p></body></html>`))

@@ -126,7 +126,8 @@ export function AgentsPage() {
         </label>
       </div>
       <ErrorMessage error={list.error} title="Cannot list agents" />
-      <div className="table-wrap">
+      {/* Focusable, so a keyboard can scroll it sideways on a phone. */}
+      <div className="table-wrap" tabIndex={0} role="region" aria-label="Agents">
         <table className="table" aria-busy={list.isFetching}>
           <thead>
             <tr>
