@@ -74,9 +74,10 @@ test-modules: ## Build and vet each module on its own (GOWORK=off)
 	@for m in $(MODULES); do echo "== GOWORK=off $$m"; (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
 
 .PHONY: bench
-bench: ## Run the benchmarks; results go to bench/results/
+bench: build ## Run the benchmarks (Go, then the web UI in chromium); results go to bench/results/
 	@mkdir -p bench/results
 	cd cmd/portal && go test -run '^$$' -bench . -benchtime 1x -timeout 20m ./... | tee ../../bench/results/latest.txt
+	cd e2e && npm ci --no-audit --no-fund && node bench.mjs | tee -a ../bench/results/latest.txt
 
 third_party/proto: tools/go.mod
 	go mod download $(GRPC_GATEWAY_V1) $(PROTOVALIDATE)
