@@ -29,20 +29,6 @@ import (
 	identityv1 "github.com/platformportal/portal/proto/gen/go/portal/identity/v1"
 )
 
-// Authenticator is what the gateway asks of the identity service about a
-// request.
-type Authenticator interface {
-	// Authenticate resolves the request's session cookie or API token; an
-	// error of kind Unauthenticated means 401, PermissionDenied 403.
-	Authenticate(r *http.Request) (auth.Identity, error)
-	// CheckCSRF refuses a cookie-authenticated write without the session's
-	// CSRF token.
-	CheckCSRF(r *http.Request, id auth.Identity) error
-	// SessionIdentity is a session's identity as it stands now, without
-	// renewing the session.
-	SessionIdentity(ctx context.Context, sessionID string) (auth.Identity, error)
-}
-
 type identityKey struct{}
 
 // withIdentity keeps the request's identity and its internal token for the

@@ -298,13 +298,3 @@ func (c *Credentials) GetRequestMetadata(context.Context, ...string) (map[string
 // RequireTransportSecurity implements credentials.PerRPCCredentials: the
 // services talk on a private network or loopback, often without TLS.
 func (c *Credentials) RequireTransportSecurity() bool { return false }
-
-// Outgoing returns ctx with an internal token for id in its outgoing gRPC
-// metadata, replacing any there.
-func Outgoing(ctx context.Context, key Key, id Identity) (context.Context, error) {
-	tok, err := key.Mint(id, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	return metadata.AppendToOutgoingContext(ctx, MetadataKey, tok), nil
-}

@@ -333,14 +333,3 @@ func (i introspector) Introspect(ctx context.Context, secret string) (auth.Ident
 	}
 	return id, until, nil
 }
-
-// RecordAccessDenied writes an AccessDenied event for a refused request (401,
-// 403, 429), for the gateway to call where it refuses one. Callers should
-// not record every refusal of a flood (rate-limit first).
-func (s *Service) RecordAccessDenied(ctx context.Context, r *http.Request, status int, reason string) error {
-	now := s.now()
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		return s.enqueue(ctx, tx, accessDenied(&identityv1.AccessDenied{Method: r.Method, Path: r.URL.Path,
-			Status: int32(status), Reason: reason, RemoteAddr: r.RemoteAddr}, now))
-	})
-}

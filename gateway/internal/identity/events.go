@@ -50,12 +50,6 @@ func loggedOut(ev *identityv1.LoggedOut, now time.Time) outbox.Event {
 	return event(SubjectLoggedOut, "users/"+ev.GetSubject(), now, ev)
 }
 
-func accessDenied(ev *identityv1.AccessDenied, now time.Time) outbox.Event {
-	e := event(SubjectAccessDenied, ev.GetPath(), now, ev)
-	e.Outcome = outcomeDenied
-	return e
-}
-
 func tokenEvent(subject string, t *identityv1.Token, payload proto.Message, now time.Time) outbox.Event {
 	return event(subject, "tokens/"+t.GetId(), now, payload)
 }
