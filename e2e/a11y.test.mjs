@@ -187,8 +187,7 @@ for (const themeName of ['dark', 'light']) {
         }
         await screenshot(page, `shell-${suffix}`);
 
-        // The agents page and an agent's page, once the UI has them (the
-        // foundation shell serves its one view at every path).
+        // The agents page and an agent's page.
         const pages = [
           { name: 'agents', path: '/agents', heading: /^agents$/i },
           { name: 'agent-detail', path: `/agents/${agentId}`, heading: /A11y Provisioned|a11y-provisioned/ },
@@ -196,20 +195,16 @@ for (const themeName of ['dark', 'light']) {
         for (const p of pages) {
           await page.goto(p.path);
           await page.getByRole('status', { name: /\bopen\b/i }).or(page.getByRole('status').filter({ hasText: /\bopen\b/i })).first().waitFor();
-          const heading = page.getByRole('heading', { name: p.heading });
-          if (await heading.waitFor({ timeout: 3_000 }).then(() => true, () => false)) {
-            if (p.name === 'agents') {
-              await page.getByText('a11y-provisioned').first().waitFor();
-            }
-            await settled(page);
-            found.push(...(await axeCheck(page, `${p.name} page (${suffix})`)));
-            if (vpName === 'mobile') {
-              found.push(...(await overflow(page, `${p.name} page (${suffix})`)));
-            }
-            await screenshot(page, `${p.name}-${suffix}`);
-          } else {
-            console.log(`no ${p.name} page yet (no heading ${p.heading} at ${p.path}): not checked (${suffix})`);
+          await page.getByRole('heading', { name: p.heading }).waitFor({ timeout: 15_000 });
+          if (p.name === 'agents') {
+            await page.getByText('a11y-provisioned').first().waitFor();
           }
+          await settled(page);
+          found.push(...(await axeCheck(page, `${p.name} page (${suffix})`)));
+          if (vpName === 'mobile') {
+            found.push(...(await overflow(page, `${p.name} page (${suffix})`)));
+          }
+          await screenshot(page, `${p.name}-${suffix}`);
         }
 
         if (found.length > 0) {
