@@ -70,6 +70,12 @@ func (g *Gateway) authenticated(next http.Handler) http.Handler {
 	})
 }
 
+// requestRole is the role of an authenticated request's identity.
+func requestRole(r *http.Request) authv1.Role {
+	ri, _ := r.Context().Value(identityKey{}).(requestIdentity)
+	return ri.id.Role
+}
+
 // forwardIdentity is the REST handlers' metadata: the internal token, and
 // nothing the client sent about who it is.
 func forwardIdentity(ctx context.Context, _ *http.Request) metadata.MD {

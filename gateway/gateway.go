@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.Document) //nolint:errcheck
 	})
+	mux.Handle("GET /api/v1/events:recent", g.authenticated(g.hub.RecentHandler(requestRole)))
 	mux.Handle("GET /ws", g.hub)
 	mux.Handle("GET /ws/logs", g.logs)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -287,6 +288,7 @@ func (g *Gateway) index(w http.ResponseWriter, _ *http.Request) {
 			"me":      "/api/v1/me",
 			"openapi": "/api/v1/openapi.json",
 			"events":  "/ws",
+			"recent":  "/api/v1/events:recent",
 			"logs":    "/ws/logs",
 			"healthz": "/healthz",
 			"readyz":  "/readyz",

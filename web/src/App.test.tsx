@@ -85,7 +85,7 @@ describe('App shell', () => {
     expect(screen.getByRole('status').dataset.state).toBe('open');
     // The shell: navigation for everyone, the routed page.
     const nav = screen.getByRole('navigation', { name: 'Main' });
-    expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Agents']);
+    expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Agents', 'Events', 'Audit']);
     expect(screen.getByRole('heading', { level: 1, name: 'Agents' })).toBeTruthy();
   });
 

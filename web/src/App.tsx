@@ -1,11 +1,11 @@
 // The app shell: the login page when signed out; when signed in, the header,
 // the sidebar and the routed pages, with the event stream and the role in context.
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
-import { lazy, Suspense, useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { Link, Route, Routes, useLocation } from 'react-router';
 import './App.css';
 import type { EventStream } from './api/ws';
-import { RoleContext, roleOf, StreamContext } from './app/context';
+import { atLeast, RoleContext, roleOf, StreamContext, useRole, type Role } from './app/context';
 import { Header } from './app/Header';
 import { LoginPage } from './app/LoginPage';
 import { Sidebar } from './app/Sidebar';
@@ -14,8 +14,30 @@ import { DashboardPage } from './features/dashboard/DashboardPage';
 import type { GetMeResponseJson } from './gen/portal/identity/v1/identity_pb';
 import { useSession } from './session';
 import { ErrorMessage } from './ui/ErrorMessage';
+import { Toaster } from './ui/toast';
 
 const AgentDetailPage = lazy(() => import('./features/agents/AgentDetailPage'));
+const EventsPage = lazy(() => import('./features/events/EventsPage'));
+const AuditPage = lazy(() => import('./features/audit/AuditPage'));
+const UsersPage = lazy(() => import('./features/admin/UsersPage'));
+const TokensPage = lazy(() => import('./features/admin/TokensPage'));
+const GrantsPage = lazy(() => import('./features/admin/GrantsPage'));
+
+/** RequireRole shows a page to the roles that may use it, and says so to the others. */
+function RequireRole({ min, children }: { min: Role; children: ReactNode }) {
+  const role = useRole();
+  if (atLeast(role, min)) {
+    return children;
+  }
+  return (
+    <section>
+      <h1 className="page-title">Not available</h1>
+      <p>
+        This page needs the {min} role; you are signed in as {role}. <Link to="/">Back to the dashboard</Link>
+      </p>
+    </section>
+  );
+}
 
 function NotFound() {
   return (
@@ -81,6 +103,39 @@ function SignedIn({ stream, me }: { stream: EventStream; me: GetMeResponseJson }
                   <Route path="/" element={<DashboardPage />} />
                   <Route path="/agents" element={<AgentsPage />} />
                   <Route path="/agents/:id" element={<AgentDetailPage />} />
+                  <Route path="/events" element={<EventsPage />} />
+                  <Route
+                    path="/audit"
+                    element={
+                      <RequireRole min="operator">
+                        <AuditPage />
+                      </RequireRole>
+                    }
+                  />
+                  <Route
+                    path="/admin/users"
+                    element={
+                      <RequireRole min="admin">
+                        <UsersPage />
+                      </RequireRole>
+                    }
+                  />
+                  <Route
+                    path="/admin/tokens"
+                    element={
+                      <RequireRole min="admin">
+                        <TokensPage />
+                      </RequireRole>
+                    }
+                  />
+                  <Route
+                    path="/admin/grants"
+                    element={
+                      <RequireRole min="admin">
+                        <GrantsPage />
+                      </RequireRole>
+                    }
+                  />
                   <Route path="*" element={<NotFound />} />
                 </Routes>
               </Suspense>
@@ -114,5 +169,10 @@ export function App({ stream, queryClient }: { stream: EventStream; queryClient:
       body = <SignedIn stream={stream} me={session.me} />;
       break;
   }
-  return <QueryClientProvider client={queryClient}>{body}</QueryClientProvider>;
+  return (
+    <QueryClientProvider client={queryClient}>
+      {body}
+      <Toaster />
+    </QueryClientProvider>
+  );
 }

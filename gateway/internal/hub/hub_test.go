@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -470,5 +471,70 @@ func TestAccess(t *testing.T) {
 	_, err = ending.read(3 * time.Second)
 	if websocket.CloseStatus(err) != StatusAccessEnded {
 		t.Fatalf("at the end of access: %v; want close status %d", err, StatusAccessEnded)
+	}
+}
+
+func TestRecent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{Restricted: func(subject string) authv1.Role {
+		if strings.HasPrefix(subject, events.SubjectPrefix+"identity.") {
+			return authv1.Role_ROLE_ADMIN
+		}
+		return authv1.Role_ROLE_VIEWER
+	}}, 0)
+	ctx := context.Background()
+	if res, err := f.hub.Recent(ctx, authv1.Role_ROLE_VIEWER, "*", 10); err != nil || len(res.Events) != 0 {
+		t.Fatalf("empty stream: %d events, %v", len(res.Events), err)
+	}
+	var last uint64
+	for i := range 8 {
+		last = f.publish([]string{"x", "y"}[i%2], 0)
+	}
+	msg := nats.NewMsg(events.Subject("identity", "LoggedIn"))
+	msg.Header.Set(events.HeaderID, "login-1")
+	msg.Header.Set(events.HeaderSubject, "sessions/s1")
+	ack, err := f.js.PublishMsg(ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f.hub.Head() < ack.Sequence {
+		time.Sleep(time.Millisecond)
+	}
+	seqs := func(role authv1.Role, topic string, limit int) []uint64 {
+		t.Helper()
+		res, err := f.hub.Recent(ctx, role, topic, limit)
+		if err != nil {
+			t.Fatalf("Recent(%s, %d): %v", topic, limit, err)
+		}
+		if res.Seq != ack.Sequence {
+			t.Fatalf("Recent seq %d; want the head %d", res.Seq, ack.Sequence)
+		}
+		var out []uint64
+		for _, e := range res.Events {
+			var fr testFrame
+			if err := json.Unmarshal(e, &fr); err != nil || fr.Type != "event" {
+				t.Fatalf("event %s: %v", e, err)
+			}
+			out = append(out, fr.Seq)
+		}
+		return out
+	}
+	if got := seqs(authv1.Role_ROLE_VIEWER, "*", 100); len(got) != 8 || got[7] != last {
+		t.Errorf("viewer, all: %v; want the 8 agent events ending %d, no identity event", got, last)
+	}
+	if got := seqs(authv1.Role_ROLE_ADMIN, "*", 100); len(got) != 9 || got[8] != ack.Sequence {
+		t.Errorf("admin, all: %v; want 9 ending with the login", got)
+	}
+	if got := seqs(authv1.Role_ROLE_VIEWER, "agents/y", 2); len(got) != 2 || got[1] != last {
+		t.Errorf("agents/y limit 2: %v; want the last two of y, ending %d", got, last)
+	}
+	for _, tc := range []struct {
+		topic string
+		limit int
+	}{{"bad topic!", 10}, {"*", 0}, {"*", RecentMax + 1}} {
+		var bad *BadRequest
+		if _, err := f.hub.Recent(ctx, authv1.Role_ROLE_ADMIN, tc.topic, tc.limit); !errors.As(err, &bad) {
+			t.Errorf("Recent(%q, %d): %v; want a BadRequest", tc.topic, tc.limit, err)
+		}
 	}
 }

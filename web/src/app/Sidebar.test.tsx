@@ -10,9 +10,10 @@ afterEach(cleanup);
 const items: NavItem[] = [
   { to: '/', label: 'Dashboard' },
   { to: '/agents', label: 'Agents' },
-  { to: '/users', label: 'Users', adminOnly: true },
-  { to: '/tokens', label: 'Tokens', adminOnly: true },
-  { to: '/grants', label: 'Grants', adminOnly: true },
+  { to: '/audit', label: 'Audit', minRole: 'operator' },
+  { to: '/users', label: 'Users', minRole: 'admin', group: 'Admin' },
+  { to: '/tokens', label: 'Tokens', minRole: 'admin', group: 'Admin' },
+  { to: '/grants', label: 'Grants', minRole: 'admin', group: 'Admin' },
 ];
 
 function links(role: Role, list: NavItem[] = items): (string | null)[] {
@@ -21,12 +22,12 @@ function links(role: Role, list: NavItem[] = items): (string | null)[] {
 }
 
 describe('Sidebar', () => {
-  it.each<Role>(['viewer', 'operator'])('hides the admin pages from a %s', (role) => {
-    expect(links(role)).toEqual(['Dashboard', 'Agents']);
-  });
-
-  it('shows the admin pages to an admin', () => {
-    expect(links('admin')).toEqual(['Dashboard', 'Agents', 'Users', 'Tokens', 'Grants']);
+  it.each<[Role, string[]]>([
+    ['viewer', ['Dashboard', 'Agents']],
+    ['operator', ['Dashboard', 'Agents', 'Audit']],
+    ['admin', ['Dashboard', 'Agents', 'Audit', 'Users', 'Tokens', 'Grants']],
+  ])('shows a %s only the pages the role may use', (role, want) => {
+    expect(links(role)).toEqual(want);
   });
 
   it('marks the current page', () => {

@@ -34,6 +34,13 @@ export function useRole(): Role {
   return useContext(RoleContext);
 }
 
+const RANK: Record<Role, number> = { none: 0, viewer: 1, operator: 2, admin: 3 };
+
+/** atLeast reports whether role is want or above it. */
+export function atLeast(role: Role, want: Role): boolean {
+  return RANK[role] >= RANK[want];
+}
+
 /** Operators and admins run lifecycle actions; viewers only look. */
 export function canOperate(role: Role): boolean {
   return role === 'operator' || role === 'admin';
