@@ -1,11 +1,14 @@
 // The agents service (portal.agents.v1.AgentService) over REST. Types are
 // protoc-gen-es's JSON types, which match grpc-gateway's protojson.
 import type {
+  BulkAgentActionRequestJson,
+  BulkAgentActionResponseJson,
   DeployAgentRequestJson,
   DeployAgentResponseJson,
   ExecuteSuggestedActionRequestJson,
   ExecuteSuggestedActionResponseJson,
   GetAgentResponseJson,
+  GetBulkOperationResponseJson,
   ListAgentsRequestJson,
   ListAgentsResponseJson,
   ListStateHistoryResponseJson,
@@ -119,4 +122,18 @@ export function remediate(
     body: opts,
     signal,
   });
+}
+
+/**
+ * bulkAction: POST /api/v1/agents:bulk, one action on many agents. It answers
+ * at once with the running operation; progress comes as BulkOperationProgress
+ * events on the topic bulkOperations/<id>.
+ */
+export function bulkAction(req: BulkAgentActionRequestJson, signal?: AbortSignal): Promise<BulkAgentActionResponseJson> {
+  return request<BulkAgentActionResponseJson>('/api/v1/agents:bulk', { method: 'POST', body: req, signal });
+}
+
+/** getBulkOperation: GET /api/v1/bulkOperations/{id}, with its per-agent results. */
+export function getBulkOperation(id: string, signal?: AbortSignal): Promise<GetBulkOperationResponseJson> {
+  return request<GetBulkOperationResponseJson>(`/api/v1/bulkOperations/${encodeURIComponent(id)}`, { signal });
 }
