@@ -3,6 +3,8 @@
 import type {
   BulkAgentActionRequestJson,
   BulkAgentActionResponseJson,
+  AgentJson,
+  CreateAgentResponseJson,
   DeployAgentRequestJson,
   DeployAgentResponseJson,
   ExecuteSuggestedActionRequestJson,
@@ -49,6 +51,11 @@ export function listAgents(params: ListAgentsParams = {}, signal?: AbortSignal):
     },
     signal,
   });
+}
+
+/** createAgent: POST /api/v1/agents; the agent starts in DRAFT. */
+export function createAgent(agent: AgentJson, signal?: AbortSignal): Promise<CreateAgentResponseJson> {
+  return request<CreateAgentResponseJson>('/api/v1/agents', { method: 'POST', body: agent, signal });
 }
 
 /** getAgent: GET /api/v1/agents/{id}. */

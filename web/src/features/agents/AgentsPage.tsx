@@ -23,6 +23,7 @@ import { AgentActionMenu } from './AgentActionMenu';
 import './agents.css';
 import { applicableCount, BULK_ACTIONS } from './bulk';
 import { BulkActionDialog } from './BulkActionDialog';
+import { CreateAgentDialog } from './CreateAgentDialog';
 import { detailQuery, listQuery, useAgentEvents } from './queries';
 import { StatusBadge } from './StatusBadge';
 import { actionLabel, FILTER_STATES, stateInfo } from './states';
@@ -89,6 +90,7 @@ export function AgentsPage() {
   const [draft, setDraft] = useState(query);
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [bulk, setBulk] = useState<AgentActionName | undefined>();
+  const [creating, setCreating] = useState(false);
 
   const params: ListAgentsParams = {
     pageSize: PAGE_SIZE,
@@ -274,6 +276,17 @@ export function AgentsPage() {
             </button>
           ))}
         </div>
+        {operate ? (
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => {
+              setCreating(true);
+            }}
+          >
+            New agent
+          </button>
+        ) : null}
       </div>
       {scope.kind !== 'all' ? (
         <p className="scope-note">
@@ -486,6 +499,12 @@ export function AgentsPage() {
           </button>
         </nav>
       ) : null}
+      <CreateAgentDialog
+        open={creating}
+        onClose={() => {
+          setCreating(false);
+        }}
+      />
       <BulkActionDialog
         agents={selected}
         action={bulk}
