@@ -840,6 +840,59 @@ func TestWebSocketDoor(t *testing.T) {
 		}
 	}
 
+	// The same rule for the recent events a page reads before following.
+	type recentJSON struct {
+		Events []struct {
+			EventType string `json:"eventType"`
+			Data      struct {
+				Agent struct {
+					Name string `json:"name"`
+				} `json:"agent"`
+			} `json:"data"`
+		} `json:"events"`
+		Seq     uint64 `json:"seq"`
+		Message string `json:"message"`
+	}
+	recentTypes := func(token string) map[string]bool {
+		t.Helper()
+		var r recentJSON
+		code := callAs(t, "GET", p.base+"/api/v1/events:recent?limit=1000", token, nil, &r)
+		if code != http.StatusOK || r.Seq == 0 {
+			t.Fatalf("GET /api/v1/events:recent = HTTP %d, seq %d: %s", code, r.Seq, r.Message)
+		}
+		seen := map[string]bool{}
+		for _, e := range r.Events {
+			seen[e.EventType] = true
+			if e.EventType == "portal.agents.v1.AgentCreated" && e.Data.Agent.Name == "marker" {
+				seen["marker"] = true
+			}
+		}
+		return seen
+	}
+	if seen := recentTypes(viewer); !seen["marker"] || seen["portal.identity.v1.AccessDenied"] || seen["portal.identity.v1.TokenCreated"] {
+		t.Errorf("viewer's recent events: %v; want the marker's creation and no security event", seen)
+	}
+	if seen := recentTypes(p.admin); !seen["marker"] || !seen["portal.identity.v1.AccessDenied"] || !seen["portal.identity.v1.TokenCreated"] {
+		t.Errorf("admin's recent events: %v; want the marker's creation and the security events", seen)
+	}
+	for _, tc := range []struct {
+		query string
+		code  int
+		msg   string
+	}{
+		{"limit=0", http.StatusBadRequest, "limit: 0 is not between 1 and 1000"},
+		{"limit=ten", http.StatusBadRequest, `limit: "ten" is not a number`},
+		{"topic=no%20such", http.StatusBadRequest, "is not a topic"},
+	} {
+		var r recentJSON
+		if code := callAs(t, "GET", p.base+"/api/v1/events:recent?"+tc.query, viewer, nil, &r); code != tc.code || !strings.Contains(r.Message, tc.msg) {
+			t.Errorf("GET /api/v1/events:recent?%s = HTTP %d %q; want %d naming %q", tc.query, code, r.Message, tc.code, tc.msg)
+		}
+	}
+	if r := newBrowser(t).do("GET", p.base+"/api/v1/events:recent", nil, map[string]string{"X-Test-Anonymous": "1"}); r.status != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/events:recent without credentials = HTTP %d; want 401", r.status)
+	}
+
 	// A session's socket closes soon after its logout.
 	sb := newBrowser(t)
 	csrf := sb.devLogin(p, "sam@example.com", "viewer")
