@@ -7,11 +7,14 @@ export function Modal({
   open,
   onClose,
   labelledBy,
+  size = 'md',
   children,
 }: {
   open: boolean;
   onClose: () => void;
   labelledBy: string;
+  /** md for a question, lg for a form or a progress list. */
+  size?: 'md' | 'lg';
   children: ReactNode;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -29,7 +32,7 @@ export function Modal({
   return (
     <dialog
       ref={ref}
-      className="modal"
+      className={size === 'lg' ? 'modal modal-lg' : 'modal'}
       aria-labelledby={labelledBy}
       onClose={onClose}
       onCancel={(e) => {

@@ -138,7 +138,7 @@ export function ProgressTracker({
             ? 'Finished'
             : paused
               ? 'Paused'
-              : left !== undefined
+              : left !== undefined && left >= 1000
                 ? `About ${formatDuration(left)} left`
                 : done === 0
                   ? 'Starting…'

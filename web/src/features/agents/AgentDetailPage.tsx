@@ -9,7 +9,9 @@ import { formatTime, orElse } from '../../ui/format';
 import { AgentActionMenu } from './AgentActionMenu';
 import { Labels } from './AgentsPage';
 import { isStale } from './ConfirmActionDialog';
-import { agentChanged, agentKeys, detailQuery, historyQuery, logsQuery, useAgentEvents } from './queries';
+import './agents.css';
+import { LogTail } from './LogTail';
+import { agentChanged, agentKeys, detailQuery, historyQuery, useAgentEvents } from './queries';
 import { StatusBadge } from './StatusBadge';
 import { stateInfo, stateName, toneColor } from './states';
 
@@ -17,7 +19,6 @@ export default function AgentDetailPage() {
   const { id = '' } = useParams();
   const detail = useQuery(detailQuery(id));
   const history = useQuery(historyQuery(id));
-  const logs = useQuery(logsQuery(id));
   useAgentEvents(`agents/${id}`);
   const agent = detail.data?.agent;
 
@@ -95,17 +96,7 @@ export default function AgentDetailPage() {
                 ))}
               </ol>
             </div>
-            <div className="card card-wide">
-              <h2 className="card-title">Last log lines</h2>
-              <ErrorMessage error={logs.error} />
-              <pre className="code-block logs">
-                {(logs.data?.lines ?? []).length === 0
-                  ? 'No log lines.'
-                  : (logs.data?.lines ?? [])
-                      .map((l) => `${l.time ?? ''} ${l.instance ?? ''} ${l.level ?? ''} ${l.message ?? ''}`)
-                      .join('\n')}
-              </pre>
-            </div>
+            <LogTail agent={agent} />
           </div>
         </>
       ) : null}

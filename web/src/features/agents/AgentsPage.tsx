@@ -89,7 +89,9 @@ export function AgentsPage() {
   const [pages, setPages] = useState<string[]>([]);
   const [draft, setDraft] = useState(query);
   const [selection, setSelection] = useState<RowSelectionState>({});
-  const [bulk, setBulk] = useState<AgentActionName | undefined>();
+  // The action and the agents it was chosen for: the dialog keeps them while
+  // the selection is cleared or the list changes underneath.
+  const [bulk, setBulk] = useState<{ action: AgentActionName; agents: AgentJson[] } | undefined>();
   const [creating, setCreating] = useState(false);
 
   const params: ListAgentsParams = {
@@ -375,7 +377,7 @@ export function AgentsPage() {
                 type="button"
                 className={action === 'revoke' ? 'button button-danger' : 'button'}
                 onClick={() => {
-                  setBulk(action);
+                  setBulk({ action, agents: selected });
                 }}
               >
                 {actionLabel(action)} ({n})
@@ -506,8 +508,8 @@ export function AgentsPage() {
         }}
       />
       <BulkActionDialog
-        agents={selected}
-        action={bulk}
+        agents={bulk?.agents ?? []}
+        action={bulk?.action}
         onClose={() => {
           setBulk(undefined);
         }}

@@ -200,7 +200,7 @@ export function BulkActionDialog({
   });
   const transitions = transitionsSummary(preview);
   return (
-    <Modal open onClose={close} labelledBy={titleId}>
+    <Modal open onClose={close} labelledBy={titleId} size="lg">
       <div className="modal-body bulk-dialog">
         <h2 id={titleId} className="modal-title">
           {label} {plural(agents.length, 'agent')}

@@ -143,7 +143,7 @@ export function CreateAgentDialog({ open, onClose }: { open: boolean; onClose: (
   };
 
   return (
-    <Modal open={open} onClose={close} labelledBy={titleId}>
+    <Modal open={open} onClose={close} labelledBy={titleId} size="lg">
       {open ? (
         <form
           className="modal-body create-agent"
