@@ -1,5 +1,5 @@
 import * as DropdownMenu from '@radix-ui/react-dropdown-menu';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { canOperate, useRole } from '../../app/context';
 import type { AgentJson } from '../../gen/portal/agents/v1/agents_pb';
 import { ConfirmActionDialog } from './ConfirmActionDialog';
@@ -13,6 +13,9 @@ import { actionLabel, allowedActions, stateName, type AllowedAction } from './st
 export function AgentActionMenu({ agent }: { agent: AgentJson }) {
   const role = useRole();
   const [chosen, setChosen] = useState<AllowedAction | undefined>();
+  // Set when an item opens the confirmation: the menu must not then take the
+  // focus back to its trigger, behind the modal (the dialog has it).
+  const picked = useRef(false);
   const actions = allowedActions(agent.state);
   if (!canOperate(role) || actions.length === 0) {
     return null;
@@ -25,12 +28,23 @@ export function AgentActionMenu({ agent }: { agent: AgentJson }) {
           ⋯
         </DropdownMenu.Trigger>
         <DropdownMenu.Portal>
-          <DropdownMenu.Content className="menu" align="end" sideOffset={4}>
+          <DropdownMenu.Content
+            className="menu"
+            align="end"
+            sideOffset={4}
+            onCloseAutoFocus={(e) => {
+              if (picked.current) {
+                e.preventDefault();
+                picked.current = false;
+              }
+            }}
+          >
             {actions.map((a) => (
               <DropdownMenu.Item
                 key={a.action}
                 className={a.action === 'revoke' ? 'menu-item menu-item-danger' : 'menu-item'}
                 onSelect={() => {
+                  picked.current = true;
                   setChosen(a);
                 }}
               >
