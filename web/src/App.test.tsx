@@ -86,7 +86,7 @@ describe('App shell', () => {
     // The shell: navigation for everyone, the routed page.
     const nav = screen.getByRole('navigation', { name: 'Main' });
     expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Agents', 'Events', 'Audit']);
-    expect(screen.getByRole('heading', { level: 1, name: 'Agents' })).toBeTruthy();
+    expect(await screen.findByRole('heading', { level: 1, name: 'Agents' })).toBeTruthy();
   });
 
   it('shows the login page when signed out, returning to the current page, with the dev login when enabled', async () => {

@@ -9,13 +9,15 @@ import { atLeast, RoleContext, roleOf, StreamContext, useRole, type Role } from 
 import { Header } from './app/Header';
 import { LoginPage } from './app/LoginPage';
 import { Sidebar } from './app/Sidebar';
-import { AgentsPage } from './features/agents/AgentsPage';
 import { DashboardPage } from './features/dashboard/DashboardPage';
 import type { GetMeResponseJson } from './gen/portal/identity/v1/identity_pb';
 import { useSession } from './session';
 import { ErrorMessage } from './ui/ErrorMessage';
 import { Toaster } from './ui/toast';
 
+// Every page but the dashboard (the first one most people see) loads on
+// first use, so the first route's JavaScript stays small.
+const AgentsPage = lazy(() => import('./features/agents/AgentsPage').then((m) => ({ default: m.AgentsPage })));
 const AgentDetailPage = lazy(() => import('./features/agents/AgentDetailPage'));
 const EventsPage = lazy(() => import('./features/events/EventsPage'));
 const AuditPage = lazy(() => import('./features/audit/AuditPage'));
