@@ -108,10 +108,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	// grpc-gateway keeps the query parser in a package variable: set it once.
 	strictQueryOnce.Do(func() { runtime.SetQueryParameterParser(strictQuery{})(nil) })
 	rest := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, bodyMarshaler{&runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}}),
 		runtime.WithMetadata(forwardIdentity),
 		runtime.WithIncomingHeaderMatcher(incomingHeaders),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
@@ -184,6 +184,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }))
 	return g, nil
 }
+
+// bodyMarshaler answers a streamed google.api.HttpBody (the audit export)
+// with the content type its messages carry (text/csv) instead of JSON's, and
+// writes the chunks back to back: grpc-gateway's default newline after each
+// chunk would cut a CSV row in two. The only streaming RPCs return HttpBody.
+type bodyMarshaler struct{ *runtime.HTTPBodyMarshaler }
+
+// Delimiter is written between streamed chunks: nothing.
+func (bodyMarshaler) Delimiter() []byte { return nil }
 
 // Handler is the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.handler }

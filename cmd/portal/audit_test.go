@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	csvpkg "encoding/csv"
 	"fmt"
 	"io"
 	"net/http"
@@ -182,5 +184,19 @@ func TestAuditRecordsEveryMutation(t *testing.T) {
 			tail = tail[len(tail)-300:]
 		}
 		t.Fatalf("export: HTTP %d, ends %q; want the break at seq %s reported", resp.StatusCode, tail, victim.Seq)
+	}
+	// A spreadsheet-ready file: its own content type, one record a line,
+	// every record as wide as the header.
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+		t.Errorf("export Content-Type %q; want text/csv", ct)
+	}
+	r := csvpkg.NewReader(bytes.NewReader(csv))
+	r.Comment = '#'
+	records, err := r.ReadAll()
+	if err != nil || len(records) < 1001 {
+		t.Errorf("export as CSV: %d records, %v; want the header and 1,000 entries, all as wide as the header", len(records), err)
+	}
+	if bytes.Contains(csv, []byte("\n\n")) {
+		t.Error("export has blank lines between chunks")
 	}
 }
