@@ -4,7 +4,7 @@ import { createRoot } from 'react-dom/client';
 import { BrowserRouter } from 'react-router';
 import { App } from './App';
 import { configureClient, isApiError } from './api/client';
-import { EventStream } from './api/ws';
+import { EventStream, RESYNC_EVENT } from './api/ws';
 import { agentKeys } from './features/agents/queries';
 import { getSession, loadSession, signedOut } from './session';
 import './styles/fonts.css';
@@ -43,6 +43,8 @@ const stream = new EventStream({
     if (topics.some((t) => t === '*' || t === 'agents' || t.startsWith('agents/'))) {
       void queryClient.invalidateQueries({ queryKey: agentKeys.all });
     }
+    // Pages that keep their own copy of the stream (the events page) re-read too.
+    window.dispatchEvent(new CustomEvent<string[]>(RESYNC_EVENT, { detail: topics }));
   },
 });
 

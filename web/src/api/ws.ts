@@ -18,6 +18,12 @@ export interface StreamEvent<D = unknown> {
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
+/**
+ * The window event the app dispatches (detail: the topics) when the stream
+ * could not replay what was missed: whoever keeps a copy re-reads it.
+ */
+export const RESYNC_EVENT = 'portal:resync';
+
 /** Close codes the gateway uses. */
 export const CLOSE_ACCESS_ENDED = 4001;
 export const CLOSE_LAGGING = 4008;

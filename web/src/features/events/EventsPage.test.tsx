@@ -3,6 +3,7 @@ import { Route, Routes, useLocation } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionState, StreamEvent } from '../../api/ws';
 import { resetScopeForTest, SCOPE_KEY } from '../../app/scope';
+import { RESYNC_EVENT } from '../../api/ws';
 import { FakeStream, mockFetch, renderWith } from '../../test/render';
 import EventsPage from './EventsPage';
 
@@ -129,6 +130,20 @@ describe('EventsPage', () => {
     expect(within(item(1)).getByRole('link', { name: 'memory-1' })).toBeTruthy();
     // Relative and absolute time.
     expect(within(top).getByText('just now').closest('time')?.getAttribute('datetime')).toBeTruthy();
+  });
+
+  it('reads the history again when the stream could not replay what was missed', async () => {
+    const { calls } = renderPage();
+    await waitFor(() => {
+      expect(items()).toHaveLength(4);
+    });
+    act(() => {
+      window.dispatchEvent(new CustomEvent(RESYNC_EVENT, { detail: ['*'] }));
+    });
+    await waitFor(() => {
+      expect(calls.filter((c) => c.url.startsWith('/api/v1/events:recent'))).toHaveLength(2);
+    });
+    expect(items()).toHaveLength(4);
   });
 
   it('narrows by the filters in the URL, and changing them updates the URL', async () => {

@@ -2,6 +2,7 @@
 // the stream ('*') as it comes, newest first, with pause and resume.
 import { useCallback, useEffect, useReducer, useState } from 'react';
 import { recentEvents } from '../../api/events';
+import { RESYNC_EVENT } from '../../api/ws';
 import { useStream } from '../../app/context';
 import { feedReducer, HISTORY_LIMIT, initialFeed, type FeedState } from './model';
 
@@ -28,6 +29,17 @@ export function useEventFeed(): EventFeed {
       }),
     [stream],
   );
+
+  // Events were missed and cannot be replayed: read the history again.
+  useEffect(() => {
+    const onResync = () => {
+      setAttempt((n) => n + 1);
+    };
+    window.addEventListener(RESYNC_EVENT, onResync);
+    return () => {
+      window.removeEventListener(RESYNC_EVENT, onResync);
+    };
+  }, []);
 
   useEffect(() => {
     const ctl = new AbortController();
