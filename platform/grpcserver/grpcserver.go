@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"github.com/google/uuid"
 	protovalidatemw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/protovalidate"
@@ -156,8 +157,8 @@ var kindCodes = map[errs.Kind]codes.Code{
 // anything else becomes Internal with an error id, logged here with the full
 // error so the caller's id leads to it.
 func (s *Server) ToStatus(ctx context.Context, method string, err error) error {
-	if _, ok := status.FromError(err); ok {
-		return err // already a status, e.g. from the validation interceptor
+	if st, ok := status.FromError(err); ok {
+		return withFieldViolations(st).Err() // already a status, e.g. from the validation interceptor
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -182,4 +183,33 @@ func (s *Server) ToStatus(ctx context.Context, method string, err error) error {
 		st = withDetails
 	}
 	return st.Err()
+}
+
+// withFieldViolations adds to a validation failure (protovalidate's
+// buf.validate.Violations detail) the standard google.rpc.BadRequest with one
+// field violation per rule broken, named by its dotted path ("agent.name"),
+// which every client, the web UI's forms among them, already reads.
+func withFieldViolations(st *status.Status) *status.Status {
+	if st.Code() != codes.InvalidArgument {
+		return st
+	}
+	var fv []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.BadRequest:
+			return st // already there
+		case *validate.Violations:
+			for _, v := range d.GetViolations() {
+				fv = append(fv, &errdetails.BadRequest_FieldViolation{
+					Field: protovalidate.FieldPathString(v.GetField()), Description: v.GetMessage(), Reason: v.GetRuleId()})
+			}
+		}
+	}
+	if len(fv) == 0 {
+		return st
+	}
+	if withBR, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: fv}); err == nil {
+		return withBR
+	}
+	return st
 }

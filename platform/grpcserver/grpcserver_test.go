@@ -11,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/platformportal/portal/platform/auth/authtest"
@@ -192,5 +194,43 @@ func TestHealthAndShutdown(t *testing.T) {
 	resp, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", resp, err)
+	}
+}
+
+// TestValidationNamesTheFields: protovalidate's refusal also carries the
+// standard BadRequest, one violation per broken rule, by its field path.
+func TestValidationNamesTheFields(t *testing.T) {
+	t.Parallel()
+	path := func(names ...string) *validate.FieldPath {
+		p := &validate.FieldPath{}
+		for _, n := range names {
+			p.Elements = append(p.Elements, &validate.FieldPathElement{FieldName: proto.String(n)})
+		}
+		return p
+	}
+	st, err := status.New(codes.InvalidArgument, "validation error: ...").WithDetails(&validate.Violations{Violations: []*validate.Violation{
+		{Field: path("agent", "name"), RuleId: proto.String("string.pattern"), Message: proto.String("value does not match regex pattern")},
+		{Field: path("agent", "version"), RuleId: proto.String("string.max_len"), Message: proto.String("value length must be at most 64 characters")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad *errdetails.BadRequest
+	for _, d := range withFieldViolations(st).Details() {
+		if b, ok := d.(*errdetails.BadRequest); ok {
+			bad = b
+		}
+	}
+	want := []string{"agent.name: value does not match regex pattern (string.pattern)", "agent.version: value length must be at most 64 characters (string.max_len)"}
+	var got []string
+	for _, v := range bad.GetFieldViolations() {
+		got = append(got, fmt.Sprintf("%s: %s (%s)", v.GetField(), v.GetDescription(), v.GetReason()))
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("field violations %q; want %q", got, want)
+	}
+	other := status.New(codes.NotFound, "gone")
+	if withFieldViolations(other) != other {
+		t.Error("a status that is not a validation failure changed")
 	}
 }

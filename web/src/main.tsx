@@ -43,6 +43,11 @@ const stream = new EventStream({
     if (topics.some((t) => t === '*' || t === 'agents' || t.startsWith('agents/'))) {
       void queryClient.invalidateQueries({ queryKey: agentKeys.all });
     }
+    if (topics.some((t) => t === '*' || /^(users|tokens|grants)(\/|$)/.test(t))) {
+      // The admin pages' lists (features/admin/queries.ts identityKeys.all,
+      // named here so the first route does not load the admin pages).
+      void queryClient.invalidateQueries({ queryKey: ['identity'] });
+    }
     // Pages that keep their own copy of the stream (the events page) re-read too.
     window.dispatchEvent(new CustomEvent<string[]>(RESYNC_EVENT, { detail: topics }));
   },
