@@ -1,10 +1,40 @@
-import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { MemoryRouter } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EventStream } from '../api/ws';
+import { EventStream, type WebSocketLike } from '../api/ws';
 import type { GetMeResponseJson } from '../gen/portal/identity/v1/identity_pb';
 import { getSession } from '../session';
 import { mockFetch } from '../test/render';
 import { Header } from './Header';
+import { resetScopeForTest, SCOPE_KEY } from './scope';
+
+/** A socket the test opens and closes by hand. */
+class HandSocket implements WebSocketLike {
+  static last: HandSocket | undefined;
+  readyState = 0;
+  onopen: ((ev: Event) => void) | null = null;
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  onclose: ((ev: CloseEvent) => void) | null = null;
+  onerror: ((ev: Event) => void) | null = null;
+  constructor(readonly url: string) {
+    HandSocket.last = this;
+  }
+  send(): void {
+    // nothing answers
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.(new Event('open'));
+  }
+  drop(): void {
+    this.readyState = 3;
+    this.onclose?.(new CloseEvent('close', { code: 1006 }));
+  }
+}
 
 const stub = (fn: (url: string, init?: RequestInit) => Promise<Response>) => vi.stubGlobal('fetch', vi.fn(fn));
 
@@ -17,11 +47,19 @@ beforeEach(() => {
 });
 afterEach(() => {
   cleanup();
+  localStorage.removeItem(SCOPE_KEY);
+  resetScopeForTest();
   document.cookie = 'portal_csrf=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/';
 });
 
-function renderHeader(devLogin: boolean, onMenu = vi.fn()) {
-  render(<Header stream={new EventStream({ url: 'ws://t/ws' })} me={me(devLogin)} menuOpen={false} onMenu={onMenu} />);
+function renderHeader(devLogin: boolean, onMenu = vi.fn(), stream = new EventStream({ url: 'ws://t/ws' })) {
+  render(
+    <QueryClientProvider client={new QueryClient()}>
+      <MemoryRouter>
+        <Header stream={stream} me={me(devLogin)} menuOpen={false} onMenu={onMenu} />
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
   return onMenu;
 }
 
@@ -64,5 +102,44 @@ describe('Header', () => {
     expect(button.getAttribute('aria-controls')).toBe('sidebar');
     fireEvent.click(button);
     expect(onMenu).toHaveBeenCalledTimes(1);
+  });
+
+  it('the connection indicator follows the stream: connecting, live, reconnecting', () => {
+    vi.useFakeTimers();
+    try {
+      const stream = new EventStream({ url: 'ws://t/ws', WebSocket: HandSocket, random: () => 0 });
+      renderHeader(false, vi.fn(), stream);
+      const indicator = screen.getByRole('status');
+      expect(indicator.getAttribute('aria-label')).toBe('Event stream: closed');
+      act(() => {
+        stream.start();
+      });
+      expect(indicator.dataset.state).toBe('connecting');
+      expect(indicator.getAttribute('aria-label')).toBe('Event stream: connecting');
+      act(() => {
+        HandSocket.last?.open();
+      });
+      expect(indicator.dataset.state).toBe('open');
+      expect(indicator.textContent).toBe('live');
+      act(() => {
+        HandSocket.last?.drop();
+      });
+      expect(indicator.dataset.state).toBe('reconnecting');
+      expect(indicator.getAttribute('aria-label')).toBe('Event stream: reconnecting');
+      act(() => {
+        stream.close();
+      });
+      expect(indicator.dataset.state).toBe('closed');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('has the context selector, showing the stored context', () => {
+    localStorage.setItem(SCOPE_KEY, JSON.stringify({ kind: 'customer', customer: 'acme' }));
+    resetScopeForTest();
+    renderHeader(false);
+    expect(screen.getByRole('button', { name: 'Context: Customer acme' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Clear context' })).toBeTruthy();
   });
 });

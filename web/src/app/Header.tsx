@@ -6,6 +6,7 @@ import type { EventStream } from '../api/ws';
 import type { GetMeResponseJson } from '../gen/portal/identity/v1/identity_pb';
 import { signedOut } from '../session';
 import { toggleTheme, useTheme } from '../styles/theme';
+import { ContextSelector } from '../ui/ContextSelector';
 import { roleOf } from './context';
 
 export function ConnectionIndicator({ stream }: { stream: EventStream }) {
@@ -48,6 +49,7 @@ export function Header({
       </button>
       <span className="shell-brand">WAOOAW Platform Portal</span>
       <ConnectionIndicator stream={stream} />
+      <ContextSelector />
       <span className="shell-spacer" />
       {p.devLogin ? (
         <span className="badge badge-dev" title="Signed in through the development login: not for production">
