@@ -1,6 +1,8 @@
-// Accessibility (axe-core) and screenshots of every page the portal has today:
-// the signed-out shell (the login links), the development login form and the
-// signed-in shell, in both themes, at a desktop and a mobile width. Serious or
+// Accessibility (axe-core) and screenshots of every page: the signed-out
+// shell (the login links), the development login form, the dashboard, the
+// agents table and cards, an agent, events, audit, the admin pages, and the
+// dialogs an operator opens most (new agent, a bulk action), in both themes,
+// at a desktop and a mobile width. Serious or
 // critical axe violations fail, listed; so does a page wider than a phone at
 // 390 px (it would scroll sideways).
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ let agentId;
 before(async () => {
   browser = await newBrowser();
   await portal.started;
-  await portal.api('POST', '/api/v1/agents', { name: 'a11y-draft', kind: 'AGENT_KIND_MEMORY', labels: { team: 'e2e' } });
+  await portal.api('POST', '/api/v1/agents', { name: 'a11y-draft', kind: 'AGENT_KIND_MEMORY', labels: { team: 'e2e', customer: 'acme' } });
   const { agent } = await portal.api('POST', '/api/v1/agents', {
     name: 'a11y-provisioned',
     displayName: 'A11y Provisioned',
@@ -187,25 +189,49 @@ for (const themeName of ['dark', 'light']) {
         }
         await screenshot(page, `shell-${suffix}`);
 
-        // The agents page and an agent's page.
+        // Every page.
         const pages = [
-          { name: 'agents', path: '/agents', heading: /^agents$/i },
+          { name: 'dashboard', path: '/', heading: /^dashboard$/i },
+          { name: 'agents', path: '/agents?view=table', heading: /^agents$/i, ready: 'a11y-provisioned' },
+          { name: 'agents-cards', path: '/agents?view=cards', heading: /^agents$/i, ready: 'a11y-provisioned' },
           { name: 'agent-detail', path: `/agents/${agentId}`, heading: /A11y Provisioned|a11y-provisioned/ },
+          { name: 'events', path: '/events', heading: /^events$/i },
+          { name: 'audit', path: '/audit', heading: /^audit$/i },
+          { name: 'users', path: '/admin/users', heading: /^users$/i },
+          { name: 'tokens', path: '/admin/tokens', heading: /^api tokens$/i },
+          { name: 'grants', path: '/admin/grants', heading: /^grants$/i },
         ];
+        const check = async (name) => {
+          await settled(page);
+          found.push(...(await axeCheck(page, `${name} (${suffix})`)));
+          if (vpName === 'mobile') {
+            found.push(...(await overflow(page, `${name} (${suffix})`)));
+          }
+          await screenshot(page, `${name}-${suffix}`);
+        };
         for (const p of pages) {
           await page.goto(p.path);
           await page.getByRole('status', { name: /\bopen\b/i }).or(page.getByRole('status').filter({ hasText: /\bopen\b/i })).first().waitFor();
-          await page.getByRole('heading', { name: p.heading }).waitFor({ timeout: 15_000 });
-          if (p.name === 'agents') {
-            await page.getByText('a11y-provisioned').first().waitFor();
+          await page.getByRole('heading', { level: 1, name: p.heading }).waitFor({ timeout: 15_000 });
+          if (p.ready) {
+            await page.getByText(p.ready).first().waitFor();
           }
-          await settled(page);
-          found.push(...(await axeCheck(page, `${p.name} page (${suffix})`)));
-          if (vpName === 'mobile') {
-            found.push(...(await overflow(page, `${p.name} page (${suffix})`)));
-          }
-          await screenshot(page, `${p.name}-${suffix}`);
+          await page.waitForLoadState('networkidle').catch(() => {});
+          await check(`${p.name} page`);
         }
+
+        // The dialogs: a new agent, and a bulk action's confirmation.
+        await page.goto('/agents?view=table');
+        await page.getByText('a11y-provisioned').first().waitFor();
+        await page.getByRole('button', { name: 'New agent' }).click();
+        await page.getByRole('dialog', { name: 'New agent' }).waitFor();
+        await check('new-agent dialog');
+        await page.keyboard.press('Escape');
+        await page.getByLabel('Select all agents on this page').check();
+        await page.getByRole('toolbar', { name: 'Bulk actions' }).getByRole('button', { name: /^Revoke/ }).click();
+        await page.getByTestId('bulk-preview').waitFor();
+        await check('bulk dialog');
+        await page.keyboard.press('Escape');
 
         if (found.length > 0) {
           assert.fail(`serious or critical accessibility violations, or a phone layout wider than the phone:\n${found.join('\n')}`);

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventStream, type WebSocketLike } from '../api/ws';
 import type { GetMeResponseJson } from '../gen/portal/identity/v1/identity_pb';
 import { getSession } from '../session';
-import { mockFetch } from '../test/render';
+import { mockFetch, renderWith } from '../test/render';
 import { Header } from './Header';
 import { resetScopeForTest, SCOPE_KEY } from './scope';
 
@@ -141,5 +141,45 @@ describe('Header', () => {
     renderHeader(false);
     expect(screen.getByRole('button', { name: 'Context: Customer acme' })).toBeTruthy();
     expect(screen.getByRole('button', { name: 'Clear context' })).toBeTruthy();
+  });
+});
+
+describe('the account menu', () => {
+  function renderAs(role: 'ROLE_OPERATOR' | 'ROLE_ADMIN', baseRole = role) {
+    renderWith(
+      <Header
+        stream={new EventStream({ url: 'ws://t/ws' })}
+        me={{ principal: { subject: 'u1', name: 'Olga', role, baseRole } }}
+        menuOpen={false}
+        onMenu={vi.fn()}
+      />,
+    );
+  }
+
+  it('lets an operator request elevated access, in a dialog loaded on demand', async () => {
+    mockFetch(
+      {
+        'GET /api/v1/me': () => [200, { principal: { subject: 'u1', role: 'ROLE_OPERATOR', baseRole: 'ROLE_OPERATOR' } }],
+        'GET /api/v1/grants': () => [200, { grants: [] }],
+      },
+      stub,
+    );
+    renderAs('ROLE_OPERATOR');
+    const trigger = screen.getByRole('button', { name: 'Account: Olga, operator' });
+    fireEvent.pointerDown(trigger, { button: 0, ctrlKey: false });
+    fireEvent.click(await screen.findByRole('menuitem', { name: 'Request elevated access…' }));
+    expect(await screen.findByRole('dialog')).toBeTruthy();
+  });
+
+  it('offers an admin nothing to request, and says when a role comes from a grant', async () => {
+    renderAs('ROLE_ADMIN', 'ROLE_ADMIN');
+    fireEvent.pointerDown(screen.getByRole('button', { name: 'Account: Olga, admin' }), { button: 0, ctrlKey: false });
+    await screen.findByRole('menu');
+    expect(screen.queryByRole('menuitem', { name: /Request elevated access/ })).toBeNull();
+    cleanup();
+    renderAs('ROLE_ADMIN', 'ROLE_OPERATOR');
+    fireEvent.pointerDown(screen.getByRole('button', { name: 'Account: Olga, admin' }), { button: 0, ctrlKey: false });
+    expect((await screen.findByRole('menu')).textContent).toContain('by a grant; operator otherwise');
+    expect(screen.getByRole('menuitem', { name: 'Request elevated access…' })).toBeTruthy();
   });
 });

@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import * as DropdownMenu from '@radix-ui/react-dropdown-menu';
+import { lazy, Suspense, useState } from 'react';
 import { ApiError } from '../api/client';
 import { logout } from '../api/identity';
 import { useConnectionState } from '../api/useConnectionState';
@@ -6,8 +7,13 @@ import type { EventStream } from '../api/ws';
 import type { GetMeResponseJson } from '../gen/portal/identity/v1/identity_pb';
 import { signedOut } from '../session';
 import { toggleTheme, useTheme } from '../styles/theme';
-import { ContextSelector } from '../ui/ContextSelector';
+import { ContextSelector } from './ContextSelector';
 import { roleOf } from './context';
+
+// The request-access dialog loads when first opened: most sessions never do.
+const RequestGrantDialog = lazy(() =>
+  import('../features/admin/RequestGrantDialog').then((m) => ({ default: m.RequestGrantDialog })),
+);
 
 export function ConnectionIndicator({ stream }: { stream: EventStream }) {
   const state = useConnectionState(stream);
@@ -33,6 +39,7 @@ export function Header({
 }) {
   const theme = useTheme();
   const [error, setError] = useState<string | undefined>();
+  const [requesting, setRequesting] = useState(false);
   const p = me.principal ?? {};
   const who = [p.name, p.email, p.subject].find((s) => s) ?? 'unknown';
   return (
@@ -56,9 +63,40 @@ export function Header({
           development login
         </span>
       ) : null}
-      <span className="principal">
-        <span className="principal-name">{who}</span> <span className="badge">{roleOf(p.role)}</span>
-      </span>
+      <DropdownMenu.Root modal={false}>
+        <DropdownMenu.Trigger className="principal principal-button" aria-label={`Account: ${who}, ${roleOf(p.role)}`}>
+          <span className="principal-name">{who}</span> <span className="badge">{roleOf(p.role)}</span>
+          <span aria-hidden="true"> ▾</span>
+        </DropdownMenu.Trigger>
+        <DropdownMenu.Portal>
+          <DropdownMenu.Content className="menu" align="end" sideOffset={4}>
+            <DropdownMenu.Label className="menu-hint menu-label">
+              Signed in as {who} ({roleOf(p.role)}
+              {p.baseRole && p.baseRole !== p.role ? `, by a grant; ${roleOf(p.baseRole)} otherwise` : ''})
+            </DropdownMenu.Label>
+            {roleOf(p.baseRole ?? p.role) !== 'admin' ? (
+              <DropdownMenu.Item
+                className="menu-item"
+                onSelect={() => {
+                  setRequesting(true);
+                }}
+              >
+                Request elevated access…
+              </DropdownMenu.Item>
+            ) : null}
+          </DropdownMenu.Content>
+        </DropdownMenu.Portal>
+      </DropdownMenu.Root>
+      {requesting ? (
+        <Suspense fallback={null}>
+          <RequestGrantDialog
+            open
+            onClose={() => {
+              setRequesting(false);
+            }}
+          />
+        </Suspense>
+      ) : null}
       <button
         type="button"
         className="button"

@@ -1,4 +1,3 @@
-import type { CSSProperties } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { remediate } from '../../api/agents';
@@ -10,10 +9,11 @@ import { AgentActionMenu } from './AgentActionMenu';
 import { Labels } from './AgentsPage';
 import { isStale } from './ConfirmActionDialog';
 import './agents.css';
+import { Timeline } from '../../ui/Timeline';
 import { LogTail } from './LogTail';
 import { agentChanged, agentKeys, detailQuery, historyQuery, useAgentEvents } from './queries';
 import { StatusBadge } from './StatusBadge';
-import { stateInfo, stateName, toneColor } from './states';
+import { stateInfo, stateName } from './states';
 
 export default function AgentDetailPage() {
   const { id = '' } = useParams();
@@ -73,28 +73,26 @@ export default function AgentDetailPage() {
             <div className="card">
               <h2 className="card-title">State history</h2>
               <ErrorMessage error={history.error} />
-              <ol className="timeline">
-                {[...(history.data?.transitions ?? [])].reverse().map((t) => (
-                  <li
-                    key={t.sequence}
-                    className="timeline-item"
-                    style={{ '--dot-color': toneColor(stateInfo(t.toState).tone) } as CSSProperties}
-                  >
-                    <div>
-                      <strong>
-                        {t.fromState && t.fromState !== 'AGENT_STATE_UNSPECIFIED'
-                          ? `${stateName(t.fromState)} → ${stateName(t.toState)}`
-                          : `Created as ${stateName(t.toState)}`}
-                      </strong>{' '}
-                      <span className="muted small">{(t.action ?? '').replace('AGENT_ACTION_', '').toLowerCase()}</span>
-                    </div>
-                    <div className="muted small">
-                      {formatTime(t.time)} · {orElse(t.actor, 'system')}
-                      {t.reason ? ` · ${t.reason}` : ''}
-                    </div>
-                  </li>
-                ))}
-              </ol>
+              <Timeline
+                label="State history, newest first"
+                emptyText="No transitions yet."
+                items={[...(history.data?.transitions ?? [])].reverse().map((t) => {
+                  const tone = stateInfo(t.toState).tone;
+                  return {
+                    id: String(t.sequence ?? t.time),
+                    time: t.time ?? 0,
+                    tone: tone === 'unknown' ? 'neutral' : tone,
+                    status: stateName(t.toState).toLowerCase(),
+                    title:
+                      t.fromState && t.fromState !== 'AGENT_STATE_UNSPECIFIED'
+                        ? `${stateName(t.fromState)} → ${stateName(t.toState)}`
+                        : `Created as ${stateName(t.toState)}`,
+                    description: [(t.action ?? '').replace('AGENT_ACTION_', '').toLowerCase(), orElse(t.actor, 'system'), t.reason]
+                      .filter(Boolean)
+                      .join(' · '),
+                  };
+                })}
+              />
             </div>
             <LogTail agent={agent} />
           </div>

@@ -562,6 +562,7 @@ function AgentCards({
               </Link>
               <AgentActionMenu agent={a} />
             </div>
+            {a.displayName && a.name && a.displayName !== a.name ? <div className="mono muted small">{a.name}</div> : null}
             <div>
               <StatusBadge state={a.state} />
               {a.pendingOperation ? <span className="muted small"> (working…)</span> : null}

@@ -1,7 +1,7 @@
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { useLocation } from 'react-router';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { getScope, resetScopeForTest, SCOPE_KEY, setScope } from '../app/scope';
+import { getScope, resetScopeForTest, SCOPE_KEY, setScope } from './scope';
 import type { AgentJson } from '../gen/portal/agents/v1/agents_pb';
 import { mockFetch, renderWith, type FetchCall } from '../test/render';
 import { ContextSelector, customersOf } from './ContextSelector';

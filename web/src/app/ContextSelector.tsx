@@ -10,11 +10,11 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { Command } from 'cmdk';
 import { useEffect, useMemo, useState } from 'react';
 import { useNavigate } from 'react-router';
-import { CUSTOMER_LABEL, scopeLabel, setScope, useScope, type Scope } from '../app/scope';
+import { CUSTOMER_LABEL, scopeLabel, setScope, useScope, type Scope } from './scope';
 import { listQuery } from '../features/agents/queries';
 import { stateInfo } from '../features/agents/states';
-import { orElse } from './format';
-import './components.css';
+import { orElse } from '../ui/format';
+import '../ui/components.css';
 
 /** How many agents a search shows. */
 export const AGENT_RESULTS = 20;
