@@ -196,3 +196,44 @@ test('a bulk action shows its live progress and the summary', async () => {
     await ctx.close();
   }
 });
+
+test('the context selector narrows the agents page, in table and cards, and back', async () => {
+  for (const [name, customer] of [
+    ['ctx-acme-1', 'acme'],
+    ['ctx-acme-2', 'acme'],
+    ['ctx-globex-1', 'globex'],
+  ]) {
+    await portal.api('POST', '/api/v1/agents', { name, kind: 'AGENT_KIND_DATA', labels: { customer } });
+  }
+  const ctx = await newContext(browser, portal);
+  try {
+    const page = await ctx.newPage();
+    await devLogin(page, 'vera@example.com', 'viewer', 'Vera Viewer');
+    await page.goto('/agents?query=ctx-&view=table');
+    await rowState(page, 'ctx-globex-1', 'Draft');
+
+    // Choose Customer acme in the header's selector.
+    await page.getByRole('button', { name: /^Context: / }).click();
+    await page.getByRole('combobox', { name: 'Search agents and customers' }).fill('acme');
+    await page.getByRole('option', { name: /^Customer acme/ }).click();
+    await page.getByRole('button', { name: 'Context: Customer acme' }).waitFor();
+    await page.getByText('Customer acme', { exact: true }).first().waitFor();
+    await page.waitForFunction(() => !document.body.textContent.includes('ctx-globex-1'), null, { timeout: 5_000 });
+    const names = async () => page.locator('tbody tr a').allInnerTexts();
+    assert.deepEqual((await names()).sort(), ['ctx-acme-1', 'ctx-acme-2']);
+    await page.getByRole('button', { name: 'Cards' }).click();
+    const cards = page.getByRole('list', { name: 'Agents' }).getByRole('listitem');
+    await cards.first().waitFor();
+    assert.equal(await cards.count(), 2);
+    await screenshot(page, 'agents-context-acme');
+
+    // Back to every agent from the page's own note.
+    await page.getByRole('button', { name: 'Show all agents' }).click();
+    await page.getByRole('button', { name: 'Context: All agents' }).waitFor();
+    await page.getByText('ctx-globex-1').first().waitFor();
+    assert.equal(await cards.count(), 3);
+    assert.deepEqual(ctx.problems, [], 'no page errors or console errors');
+  } finally {
+    await ctx.close();
+  }
+});

@@ -45,13 +45,31 @@ function eventAgent(e: StreamEvent): AgentJson | undefined {
   return d?.agent?.id ? d.agent : undefined;
 }
 
+/** revision is the agent's etag as the number it is (the server counts its changes). */
+function revision(a: AgentJson | undefined): number | undefined {
+  const n = Number(a?.etag);
+  return a?.etag && Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * isOlder reports whether incoming is older than have: an action's answer
+ * can arrive after the event of the change that followed it.
+ */
+export function isOlder(incoming: AgentJson, have: AgentJson | undefined): boolean {
+  const a = revision(incoming);
+  const b = revision(have);
+  return a !== undefined && b !== undefined && a < b;
+}
+
 /**
  * agentChanged puts a newer copy of an agent into every cached list and its
- * detail; a list filtered by state drops an agent that left those states.
+ * detail (never an older one over a newer); a list filtered by state drops an
+ * agent that left those states.
  */
 export function agentChanged(qc: QueryClient, agent: AgentJson): void {
   for (const [key, old] of qc.getQueriesData<ListAgentsResponseJson>({ queryKey: agentKeys.lists() })) {
-    if (!old?.agents?.some((a) => a.id === agent.id)) {
+    const have = old?.agents?.find((a) => a.id === agent.id);
+    if (!old?.agents || !have || isOlder(agent, have)) {
       continue;
     }
     const params = key[2] as ListAgentsParams | undefined;
@@ -63,7 +81,22 @@ export function agentChanged(qc: QueryClient, agent: AgentJson): void {
     });
   }
   if (agent.id) {
-    qc.setQueryData<GetAgentResponseJson>(agentKeys.detail(agent.id), (old) => (old ? { ...old, agent } : old));
+    qc.setQueryData<GetAgentResponseJson>(agentKeys.detail(agent.id), (old) =>
+      old && !isOlder(agent, old.agent) ? { ...old, agent } : old,
+    );
+  }
+}
+
+/**
+ * refetchInFlight re-reads the agent queries that were being fetched when an
+ * event arrived: their answer may predate the event and would put the old
+ * state back. The new read starts after the event, so it includes it.
+ */
+function refetchInFlight(qc: QueryClient, id: string | undefined): void {
+  for (const key of [agentKeys.lists(), ...(id ? [agentKeys.detail(id)] : [])]) {
+    if (qc.isFetching({ queryKey: key }) > 0) {
+      void qc.invalidateQueries({ queryKey: key });
+    }
   }
 }
 
@@ -79,6 +112,7 @@ export function applyAgentEvent(qc: QueryClient, e: StreamEvent): void {
     case 'AgentUpdated':
       if (agent) {
         agentChanged(qc, agent);
+        refetchInFlight(qc, agent.id);
         if (kind === 'AgentStateChanged' && agent.id) {
           void qc.invalidateQueries({ queryKey: agentKeys.history(agent.id) });
           void qc.invalidateQueries({ queryKey: agentKeys.logs(agent.id) });
