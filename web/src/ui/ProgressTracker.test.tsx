@@ -1,6 +1,7 @@
 import { cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { formatDuration, percent, ProgressTracker, remainingMs } from './ProgressTracker';
+import { formatSpan } from './format';
+import { percent, ProgressTracker, remainingMs } from './ProgressTracker';
 
 afterEach(cleanup);
 
@@ -24,13 +25,14 @@ describe('progress arithmetic', () => {
 
   it.each([
     [0, '0 s'],
-    [45_000, '45 s'],
-    [200_000, '3 min 20 s'],
-    [180_000, '3 min'],
-    [3_900_000, '1 h 5 min'],
-    [7_200_000, '2 h'],
-  ])('formatDuration(%i) = %s', (ms, want) => {
-    expect(formatDuration(ms)).toBe(want);
+    [45, '45 s'],
+    [200, '3 min 20 s'],
+    [180, '3 min'],
+    [3_900, '1 h 5 min'],
+    [7_200, '2 h'],
+    [90_000, '1 d 1 h'],
+  ])('formatSpan(%i) = %s', (seconds, want) => {
+    expect(formatSpan(seconds)).toBe(want);
   });
 });
 

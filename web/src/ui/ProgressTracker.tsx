@@ -3,6 +3,7 @@
 // steps with their outcome, and a cancel (or pause) when the job offers one.
 // Used by bulk operations now; the factory and servicing reuse it.
 import { useEffect, useState } from 'react';
+import { formatSpan } from './format';
 import './progress.css';
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -68,22 +69,6 @@ export function remainingMs(done: number, total: number, elapsedMs: number): num
   return Math.round((elapsedMs / done) * (total - done));
 }
 
-/** formatDuration: "45 s", "3 min 20 s", "1 h 5 min". */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) {
-    return `${String(s)} s`;
-  }
-  const m = Math.floor(s / 60);
-  if (m < 60) {
-    const rest = s % 60;
-    return rest ? `${String(m)} min ${String(rest)} s` : `${String(m)} min`;
-  }
-  const h = Math.floor(m / 60);
-  const rest = m % 60;
-  return rest ? `${String(h)} h ${String(rest)} min` : `${String(h)} h`;
-}
-
 export function ProgressTracker({
   label,
   done,
@@ -139,7 +124,7 @@ export function ProgressTracker({
             : paused
               ? 'Paused'
               : left !== undefined && left >= 1000
-                ? `About ${formatDuration(left)} left`
+                ? `About ${formatSpan(left / 1000)} left`
                 : done === 0
                   ? 'Starting…'
                   : 'Almost done'}

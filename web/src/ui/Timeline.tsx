@@ -2,7 +2,8 @@
 // with a status icon, a relative time ("3 min ago", the exact time in a
 // <time> element and its tooltip), an optional duration, and details that
 // open and close with a button.
-import { useEffect, useId, useState, type ReactNode } from 'react';
+import { useId, useState, type ReactNode } from 'react';
+import { useNow } from './clock';
 import './components.css';
 
 export type TimelineTone = 'success' | 'warning' | 'error' | 'info' | 'neutral';
@@ -93,27 +94,6 @@ export function formatDuration(ms: number): string {
   const d = Math.floor(ms / DAY);
   const h = Math.round((ms % DAY) / HOUR);
   return h === 0 ? `${d} d` : `${d} d ${h} h`;
-}
-
-/**
- * useNow is the current time, moving on every intervalMs: relative times
- * ("3 min ago") stay true without new data. It is a clock, not a poll: it
- * fetches nothing. An interval of 0 stops it.
- */
-export function useNow(intervalMs = 30_000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (intervalMs <= 0) {
-      return;
-    }
-    const t = setInterval(() => {
-      setNow(Date.now());
-    }, intervalMs);
-    return () => {
-      clearInterval(t);
-    };
-  }, [intervalMs]);
-  return now;
 }
 
 function Entry({ item, now }: { item: TimelineItem; now: number }) {

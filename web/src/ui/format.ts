@@ -11,3 +11,26 @@ export function formatTime(t: string | undefined): string {
 export function orElse(s: string | undefined, fallback: string): string {
   return s === undefined || s === '' ? fallback : s;
 }
+
+/** formatSpan names a length of time the short way: "2 h 30 min", "45 s", "30 d". */
+export function formatSpan(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const parts: string[] = [];
+  if (d > 0) {
+    parts.push(`${d} d`);
+  }
+  if (h > 0) {
+    parts.push(`${h} h`);
+  }
+  if (m > 0 && d === 0) {
+    parts.push(`${m} min`);
+  }
+  if (sec > 0 && d === 0 && h === 0) {
+    parts.push(`${sec} s`);
+  }
+  return parts.length === 0 ? '0 s' : parts.join(' ');
+}

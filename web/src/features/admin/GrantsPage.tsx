@@ -11,7 +11,8 @@ import { ErrorMessage } from '../../ui/ErrorMessage';
 import './admin.css';
 import { GrantDecisionDialog } from './GrantDecisionDialog';
 import { firstText, formatDuration, GRANT_STATES, grantState, grantStateInfo, roleLabel, timeLeft } from './model';
-import { DataTable, Pager, Pill, useNow, When } from './parts';
+import { DataTable, Pager, Pill, When } from './parts';
+import { useNow } from '../../ui/clock';
 import { grantsQuery, meQuery, useIdentityEvents } from './queries';
 
 const PAGE_SIZE = 50;
@@ -41,7 +42,7 @@ export default function GrantsPage() {
   const grants = list.data?.grants ?? [];
   // A clock only while an active grant's time left is on screen.
   const ticking = grants.some((g) => g.state === 'GRANT_STATE_ACTIVE');
-  const now = useNow(ticking);
+  const now = useNow(ticking ? 1000 : 0);
   const principal = me.data?.principal;
   const isMine = (g: GrantJson) =>
     principal !== undefined &&

@@ -11,7 +11,8 @@ import { Modal } from '../../ui/Modal';
 import { toast } from '../../ui/toast';
 import './admin.css';
 import { fieldErrors, formatDuration, grantState, grantStateInfo, roleLabel, roleRank, ROLES, timeLeft } from './model';
-import { Pill, useNow, When } from './parts';
+import { Pill, When } from './parts';
+import { useNow } from '../../ui/clock';
 import { grantsQuery, identityKeys, meQuery, useIdentityEvents } from './queries';
 
 /** How long one may ask for (the server allows up to 12 h). */
@@ -208,7 +209,7 @@ export function MyGrants() {
   useIdentityEvents('grants');
   const subject = me.data?.principal?.subject;
   const mine = subject ? (list.data?.grants ?? []).filter((g) => g.userId === subject) : [];
-  const now = useNow(mine.some((g) => g.state === 'GRANT_STATE_ACTIVE'));
+  const now = useNow(mine.some((g) => g.state === 'GRANT_STATE_ACTIVE') ? 1000 : 0);
   return (
     <section className="my-grants" aria-labelledby={headingId}>
       <h3 id={headingId}>Your grants</h3>

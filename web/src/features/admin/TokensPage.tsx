@@ -10,7 +10,8 @@ import { ErrorMessage } from '../../ui/ErrorMessage';
 import './admin.css';
 import { CreateTokenDialog } from './CreateTokenDialog';
 import { firstText, roleLabel, TOKEN_STATE_INFO, tokenState } from './model';
-import { DataTable, Pager, Pill, useNow, When } from './parts';
+import { DataTable, Pager, Pill, When } from './parts';
+import { useNow } from '../../ui/clock';
 import { tokensQuery, useIdentityEvents } from './queries';
 import { RevokeTokenDialog } from './RevokeTokenDialog';
 
@@ -23,7 +24,7 @@ export default function TokensPage() {
   const [pages, setPages] = useState<string[]>([]);
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<TokenJson | undefined>();
-  const now = useNow(false);
+  const now = useNow(0);
 
   const params: ListTokensParams = { pageSize: PAGE_SIZE, showInactive, pageToken: pages.at(-1) };
   const list = useQuery({ ...tokensQuery(params), placeholderData: keepPreviousData });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../api/client';
-import { fieldErrors, formatDuration, formatSpan, grantState, roleSource, timeLeft, tokenState } from './model';
+import { formatSpan } from '../../ui/format';
+import { fieldErrors, formatDuration, grantState, roleSource, timeLeft, tokenState } from './model';
 
 describe('fieldErrors', () => {
   it("reads google.rpc.BadRequest's violations and ignores other refusals", () => {

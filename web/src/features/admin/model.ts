@@ -1,6 +1,7 @@
 // What the admin pages show of identity data: role and state names, their
 // status colours, a token's state, durations and time left, and the field a
 // refusal names.
+import { formatSpan } from '../../ui/format';
 import { isApiError } from '../../api/client';
 import type { RoleJson } from '../../gen/portal/auth/v1/auth_pb';
 import type { GrantJson, GrantStateJson, TokenJson, UserJson } from '../../gen/portal/identity/v1/identity_pb';
@@ -104,29 +105,6 @@ export function durationSeconds(d: string | null | undefined): number | undefine
   }
   const m = /^(-?\d+(?:\.\d+)?)s$/.exec(d);
   return m?.[1] === undefined ? undefined : Number(m[1]);
-}
-
-/** formatSpan names a length of time the short way: "2 h 30 min", "45 s", "30 d". */
-export function formatSpan(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const d = Math.floor(s / 86_400);
-  const h = Math.floor((s % 86_400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  const parts: string[] = [];
-  if (d > 0) {
-    parts.push(`${d} d`);
-  }
-  if (h > 0) {
-    parts.push(`${h} h`);
-  }
-  if (m > 0 && d === 0) {
-    parts.push(`${m} min`);
-  }
-  if (sec > 0 && d === 0 && h === 0) {
-    parts.push(`${sec} s`);
-  }
-  return parts.length === 0 ? '0 s' : parts.join(' ');
 }
 
 /** formatDuration shows a protobuf Duration; "—" when absent. */

@@ -1,7 +1,7 @@
 // Pieces the admin pages share: the table (on @tanstack/react-table, headless),
 // a status pill, a pager over page tokens, and a clock for time left.
 import { flexRender, getCoreRowModel, useReactTable, type ColumnDef } from '@tanstack/react-table';
-import { useEffect, useState, type CSSProperties } from 'react';
+import type { CSSProperties } from 'react';
 import { formatTime } from '../../ui/format';
 import { toneColor, type Tone } from './model';
 
@@ -128,26 +128,6 @@ export function Pager({
       </button>
     </nav>
   );
-}
-
-/**
- * useNow is the time, advanced every second while `ticking` (a clock for
- * time left: nothing is fetched), and left alone otherwise.
- */
-export function useNow(ticking: boolean): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!ticking) {
-      return;
-    }
-    const t = setInterval(() => {
-      setNow(Date.now());
-    }, 1000);
-    return () => {
-      clearInterval(t);
-    };
-  }, [ticking]);
-  return now;
 }
 
 const SAME_YEAR = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });

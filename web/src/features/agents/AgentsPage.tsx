@@ -15,7 +15,8 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import type { AgentActionName, ListAgentsParams } from '../../api/agents';
 import { canOperate, useRole } from '../../app/context';
-import { inScope, scopeLabel, scopeLabelSelector, setScope, useScope } from '../../app/scope';
+import { ScopeNote } from '../../app/ScopeNote';
+import { inScope, scopeLabelSelector, useScope } from '../../app/scope';
 import type { AgentJson, AgentStateJson } from '../../gen/portal/agents/v1/agents_pb';
 import { ErrorMessage } from '../../ui/ErrorMessage';
 import { formatTime, orElse } from '../../ui/format';
@@ -290,20 +291,7 @@ export function AgentsPage() {
           </button>
         ) : null}
       </div>
-      {scope.kind !== 'all' ? (
-        <p className="scope-note">
-          Showing <strong>{scopeLabel(scope)}</strong> only (the context chosen in the header).{' '}
-          <button
-            type="button"
-            className="button-link"
-            onClick={() => {
-              setScope({ kind: 'all' });
-            }}
-          >
-            Show all agents
-          </button>
-        </p>
-      ) : null}
+      <ScopeNote what="agents" />
       <div className="toolbar" role="search">
         <form
           className="toolbar-search"

@@ -8,12 +8,14 @@ import { useMemo } from 'react';
 import { Link } from 'react-router';
 import { useConnectionState } from '../../api/useConnectionState';
 import { useStream } from '../../app/context';
-import { scopeLabel, scopeLabelSelector, setScope, useScope, type Scope } from '../../app/scope';
+import { ScopeNote } from '../../app/ScopeNote';
+import { scopeLabel, scopeLabelSelector, useScope, type Scope } from '../../app/scope';
 import type { AgentJson, AgentStateJson } from '../../gen/portal/agents/v1/agents_pb';
 import { ErrorMessage } from '../../ui/ErrorMessage';
 import { orElse } from '../../ui/format';
 import { MetricCard } from '../../ui/MetricCard';
-import { formatDuration, formatRelative, Timeline, useNow, type TimelineItem } from '../../ui/Timeline';
+import { useNow } from '../../ui/clock';
+import { formatDuration, formatRelative, Timeline, type TimelineItem } from '../../ui/Timeline';
 import { detailQuery, listQuery, useAgentEvents } from '../agents/queries';
 import { StatusBadge } from '../agents/StatusBadge';
 import { FILTER_STATES, stateInfo, toneColor } from '../agents/states';
@@ -156,21 +158,8 @@ export function DashboardPage() {
         <h1 id="dash-title" className="page-title">
           Dashboard
         </h1>
-        {scope.kind !== 'all' ? (
-          <p className="dash-scope">
-            <span className="muted">Showing</span> <strong>{scopeLabel(scope)}</strong>
-            <button
-              type="button"
-              className="button"
-              onClick={() => {
-                setScope({ kind: 'all' });
-              }}
-            >
-              Show all agents
-            </button>
-          </p>
-        ) : null}
       </div>
+      <ScopeNote what="agents" />
 
       <p className="dash-health" role="status" data-tone={health.tone}>
         <span className="dash-health-dot" aria-hidden="true" />

@@ -6,7 +6,8 @@ import { Link, useSearchParams } from 'react-router';
 import { useConnectionState } from '../../api/useConnectionState';
 import type { ConnectionState, StreamEvent } from '../../api/ws';
 import { useStream } from '../../app/context';
-import { scopeLabel, setScope, useScope } from '../../app/scope';
+import { ScopeNote } from '../../app/ScopeNote';
+import { useScope } from '../../app/scope';
 import { ErrorMessage } from '../../ui/ErrorMessage';
 import { formatTime } from '../../ui/format';
 import './events.css';
@@ -26,7 +27,8 @@ import {
   summarize,
   type EventFilters,
 } from './model';
-import { useEventFeed, useNow } from './useEventFeed';
+import { useNow } from '../../ui/clock';
+import { useEventFeed } from './useEventFeed';
 
 const count = new Intl.NumberFormat();
 
@@ -121,20 +123,7 @@ export default function EventsPage() {
           {feed.pendingCount > feed.pending.length ? ` (the newest ${count.format(feed.pending.length)} are kept)` : ''}
         </p>
       ) : null}
-      {scope.kind !== 'all' ? (
-        <p className="ev-scope">
-          Showing the events of <strong>{scopeLabel(scope)}</strong> only (the context chosen in the header).{' '}
-          <button
-            type="button"
-            className="ev-link-button"
-            onClick={() => {
-              setScope({ kind: 'all' });
-            }}
-          >
-            Show all events
-          </button>
-        </p>
-      ) : null}
+      <ScopeNote what="events" />
 
       <div className="toolbar ev-filters" role="search" aria-label="Filter events">
         <label className="field-inline">

@@ -70,17 +70,3 @@ export function useEventFeed(): EventFeed {
   }, []);
   return { ...state, historyError, pause, resume, retry };
 }
-
-/** useNow is the time, renewed every intervalMs, for "5 min ago" to stay true. */
-export function useNow(intervalMs = 30_000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const t = setInterval(() => {
-      setNow(Date.now());
-    }, intervalMs);
-    return () => {
-      clearInterval(t);
-    };
-  }, [intervalMs]);
-  return now;
-}
