@@ -34,7 +34,7 @@ async function tabWalk(page) {
   await page.locator('body').focus();
   const stops = [];
   const seen = new Set();
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 200; i++) {
     await page.keyboard.press('Tab');
     const stop = await page.evaluate(() => {
       const el = document.activeElement;
@@ -58,11 +58,15 @@ async function tabWalk(page) {
         ring: outline || (cs.boxShadow !== 'none' && el.matches(':focus-visible')),
       };
     });
-    if (!stop || seen.has(stop.id)) {
-      break;
+    if (!stop || stop.id === stops[0]?.id) {
+      break; // round to the start, or out of the page
     }
-    seen.add(stop.id);
-    stops.push(stop);
+    // Tab moves inside some controls (a date input's fields) before leaving
+    // them: one stop each.
+    if (!seen.has(stop.id)) {
+      seen.add(stop.id);
+      stops.push(stop);
+    }
   }
   return stops;
 }

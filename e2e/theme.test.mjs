@@ -17,7 +17,7 @@ after(async () => {
 
 const theme = (page) => page.evaluate(() => document.documentElement.dataset.theme);
 const stored = (page) => page.evaluate(() => localStorage.getItem('waooaw-theme'));
-const toggle = (page) => page.getByRole('button', { name: /theme/i });
+const toggle = (page) => page.getByRole('button', { name: /^switch to (light|dark) theme$/i });
 
 for (const system of ['dark', 'light']) {
   test(`with a ${system} system theme: the toggle persists across a reload and syncs to a second tab`, async () => {
