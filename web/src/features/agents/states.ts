@@ -44,6 +44,25 @@ export function toneColor(tone: StatusTone): string {
   return `var(--color-${tone})`;
 }
 
+// A colour of its own for each state, for charts where states sit side by
+// side (several states share a status tone, which a chart cannot tell apart).
+const STATE_COLORS: Record<AgentStateJson, string> = {
+  AGENT_STATE_UNSPECIFIED: 'var(--color-text-tertiary)',
+  AGENT_STATE_DRAFT: 'var(--color-text-tertiary)',
+  AGENT_STATE_PROVISIONED: 'var(--color-info)',
+  AGENT_STATE_DEPLOYED: 'var(--color-accent-2)',
+  AGENT_STATE_RUNNING: 'var(--color-success)',
+  AGENT_STATE_STOPPED: 'var(--color-text-secondary)',
+  AGENT_STATE_SUSPENDED: 'var(--color-warning)',
+  AGENT_STATE_ERRORED: 'var(--color-error)',
+  AGENT_STATE_REVOKED: 'var(--color-accent-3)',
+};
+
+/** stateColor is the state's chart colour (a CSS custom property). */
+export function stateColor(state: AgentStateJson | undefined): string {
+  return STATE_COLORS[state ?? 'AGENT_STATE_UNSPECIFIED'];
+}
+
 export interface AllowedAction {
   action: AgentActionName;
   to: AgentStateJson;

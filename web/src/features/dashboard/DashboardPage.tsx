@@ -18,7 +18,7 @@ import { useNow } from '../../ui/clock';
 import { formatDuration, formatRelative, Timeline, type TimelineItem } from '../../ui/Timeline';
 import { detailQuery, listQuery, useAgentEvents } from '../agents/queries';
 import { StatusBadge } from '../agents/StatusBadge';
-import { FILTER_STATES, stateInfo, toneColor } from '../agents/states';
+import { FILTER_STATES, stateColor, stateInfo } from '../agents/states';
 import { activityEntries } from './activity';
 import { fetchReadiness, healthOf } from './health';
 import { computeSeries, ERROR_STATES, eventAgent, eventTime, RUNNING, STATE_CHANGED, sumRecent, trendOf } from './series';
@@ -350,7 +350,7 @@ function StateBreakdown({
             key={s}
             className="dash-bar-seg"
             title={`${stateInfo(s).label}: ${counts.get(s) ?? 0}`}
-            style={{ width: `${((counts.get(s) ?? 0) / total) * 100}%`, background: toneColor(stateInfo(s).tone) }}
+            style={{ width: `${((counts.get(s) ?? 0) / total) * 100}%`, background: stateColor(s) }}
           />
         ))}
       </div>
@@ -358,7 +358,7 @@ function StateBreakdown({
         {present.map((s) => (
           <li key={s}>
             <Link to={`/agents?state=${s}`} className="dash-legend-link">
-              <span className="status-dot" style={{ background: toneColor(stateInfo(s).tone) }} aria-hidden="true" />
+              <span className="status-dot" style={{ background: stateColor(s) }} aria-hidden="true" />
               <span>{stateInfo(s).label}</span>
               <span className="dash-legend-count">{counts.get(s) ?? 0}</span>
             </Link>
