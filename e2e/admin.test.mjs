@@ -4,41 +4,17 @@
 // Grants page live and approved there; a role change on the Users page; and
 // the three pages under axe, at a phone's width and in screenshots.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import AxeBuilder from '@axe-core/playwright';
-import { devLogin, newBrowser, newContext, pageFetch, screenshot, usePortal, withTimeout } from './portal.mjs';
+import { test } from 'node:test';
+import { THEMES, VIEWPORTS, axeProblems, connectionOpen, overflowProblems, settled, themedContext, watchFrames } from './checks.mjs';
+import { devLogin, newContext, pageFetch, screenshot, useBrowser, usePortal, withTimeout } from './portal.mjs';
 
 const portal = usePortal();
-let browser;
-
-before(async () => {
-  browser = await newBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 const ADMIN = { email: 'ada@example.com', name: 'Ada Admin' };
 const OPERATOR = { email: 'olga@example.com', name: 'Olga Operator' };
 
-/** The connection indicator in the open state. */
-function connectionOpen(page) {
-  return page
-    .getByRole('status', { name: /\bopen\b/i })
-    .or(page.getByRole('status').filter({ hasText: /\bopen\b/i }))
-    .first();
-}
-
-/** watchFrames records the page's WebSocket frames (received), to wait for a subscription. */
-function watchFrames(page) {
-  const frames = [];
-  page.on('websocket', (ws) => {
-    ws.on('framereceived', (f) => frames.push(typeof f.payload === 'string' ? f.payload : f.payload.toString()));
-  });
-  return frames;
-}
-
-/** subscribed waits until the stream confirmed a subscription to topic. */
+/** subscribed waits until the stream confirmed a subscription to topic (its frames: watchFrames). */
 async function subscribed(page, frames, topic) {
   await withTimeout(
     (async () => {
@@ -287,11 +263,6 @@ async function seed() {
   }
 }
 
-const viewports = {
-  desktop: { width: 1280, height: 800 },
-  mobile: { width: 390, height: 844 },
-};
-
 const pages = [
   { name: 'users', path: '/admin/users', heading: 'Users', ready: (p) => row(p, 'User list', OPERATOR.email).waitFor() },
   { name: 'tokens', path: '/admin/tokens', heading: 'API tokens', ready: (p) => row(p, 'Token list', 'e2e-script').waitFor() },
@@ -303,17 +274,10 @@ const pages = [
   },
 ];
 
-for (const theme of ['dark', 'light']) {
-  for (const [vpName, viewport] of Object.entries(viewports)) {
+for (const theme of THEMES) {
+  for (const vpName of Object.keys(VIEWPORTS)) {
     test(`the admin pages under axe and in screenshots: ${theme} theme, ${vpName}`, async () => {
-      const ctx = await newContext(browser, portal, { colorScheme: theme, viewport, isMobile: vpName === 'mobile' });
-      await ctx.addInitScript((t) => {
-        try {
-          localStorage.setItem('waooaw-theme', t);
-        } catch {
-          // the login form's opaque origin has no storage
-        }
-      }, theme);
+      const ctx = await themedContext(browser, portal, theme, vpName);
       const found = [];
       seeded ??= seed();
       await seeded;
@@ -325,26 +289,11 @@ for (const theme of ['dark', 'light']) {
           await page.getByRole('heading', { name: p.heading, exact: true }).waitFor();
           await p.ready(page);
           await connectionOpen(page).waitFor();
-          await page.evaluate(() => document.fonts.ready.then(() => undefined));
+          await settled(page);
           assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
           const label = `${p.name} (${theme}, ${vpName})`;
-          const axe = await new AxeBuilder({ page }).analyze();
-          for (const v of axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')) {
-            found.push(
-              `${label}: [${v.impact}] ${v.id}: ${v.help}\n` +
-                v.nodes
-                  .slice(0, 5)
-                  .map((n) => `    ${n.target.join(' ')}: ${n.failureSummary?.replace(/\n/g, ' ')}`)
-                  .join('\n'),
-            );
-          }
-          const { width, wide } = await page.evaluate(() => ({
-            width: document.documentElement.clientWidth,
-            wide: document.documentElement.scrollWidth,
-          }));
-          if (wide > width + 1) {
-            found.push(`${label}: the page is ${wide} px wide in a ${width} px viewport`);
-          }
+          found.push(...(await axeProblems(page, label)));
+          found.push(...(await overflowProblems(page, label)));
           await screenshot(page, `admin-${p.name}-${theme}-${vpName}`);
         }
         // A dialog too: the role change, on the Users page.
@@ -352,10 +301,7 @@ for (const theme of ['dark', 'light']) {
         await page.getByRole('button', { name: `Change role of ${OPERATOR.email}` }).click();
         const dialog = page.getByRole('dialog', { name: /Change the role of/ });
         await dialog.getByRole('button', { name: 'Change role' }).waitFor();
-        const axe = await new AxeBuilder({ page }).include('dialog').analyze();
-        for (const v of axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')) {
-          found.push(`role dialog (${theme}, ${vpName}): [${v.impact}] ${v.id}: ${v.help}`);
-        }
+        found.push(...(await axeProblems(page, `role dialog (${theme}, ${vpName})`, { include: 'dialog' })));
         await screenshot(page, `admin-role-dialog-${theme}-${vpName}`);
         assert.deepEqual(found, [], found.join('\n'));
         assert.deepEqual(ctx.problems, [], 'no page errors or console errors');

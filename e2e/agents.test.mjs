@@ -3,18 +3,12 @@
 // menu while a second browser watches the same rows change; a bulk action
 // with its live progress dialog and summary.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { devLogin, newBrowser, newContext, screenshot, usePortal, withTimeout } from './portal.mjs';
+import { test } from 'node:test';
+import { idle, waitAgent } from './checks.mjs';
+import { devLogin, newContext, screenshot, useBrowser, usePortal } from './portal.mjs';
 
 const portal = usePortal();
-let browser;
-
-before(async () => {
-  browser = await newBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** rowState resolves with Date.now() once the agents table's row for name shows the state label. */
 function rowState(page, name, label, timeout = 30_000) {
@@ -37,21 +31,8 @@ function rowState(page, name, label, timeout = 30_000) {
     );
 }
 
-async function waitIdle(id) {
-  return withTimeout(
-    (async () => {
-      for (;;) {
-        const a = (await portal.api('GET', `/api/v1/agents/${id}`)).agent;
-        if (!a.pendingOperation) {
-          return a;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })(),
-    30_000,
-    `agent ${id} idle`,
-  );
-}
+/** waitIdle waits until no operation is pending on the agent. */
+const waitIdle = (id) => waitAgent(portal, id, idle, 'idle', 30_000);
 
 test('an operator creates an agent and starts it from the table; a second browser sees each change within a second', async () => {
   const octx = await newContext(browser, portal);
@@ -174,7 +155,9 @@ test('a bulk action shows its live progress and the summary', async () => {
     const progress = await page.evaluate(() => window.__progress);
     console.log(`bulk progress values seen: ${progress.join(' → ')}`);
     assert.equal(progress.at(-1), 7, 'the bar ends full');
-    assert.ok(new Set(progress).size >= 4, `the bar filled in steps, not at once: ${progress.join(', ')}`);
+    // Events that arrive together may render together, so not every step
+    // shows; the bar must still pass through values between empty and full.
+    assert.ok(progress.some((v) => v > 0 && v < 7), `the bar filled in steps, not at once: ${progress.join(', ')}`);
     for (let i = 1; i < progress.length; i++) {
       assert.ok(progress[i] >= progress[i - 1], `progress never goes back: ${progress.join(', ')}`);
     }

@@ -4,12 +4,12 @@
 // a viewer kept out, the count of events since a search, then axe, the
 // phone-width check and screenshots in both themes at a desktop and a phone size.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import AxeBuilder from '@axe-core/playwright';
-import { devLogin, newBrowser, newContext, screenshot, sleep, usePortal, withTimeout } from './portal.mjs';
+import { before, test } from 'node:test';
+import { THEMES, VIEWPORTS, axeProblems, connectionOpen, overflowProblems, settled, themedContext } from './checks.mjs';
+import { devLogin, newContext, screenshot, sleep, useBrowser, usePortal, withTimeout } from './portal.mjs';
 
 const portal = usePortal();
-let browser;
+const browser = useBrowser();
 let agentId;
 
 /** waitForAudit polls the audit API (the test's own check, not the page's) until a search finds something. */
@@ -30,22 +30,11 @@ async function waitForAudit(query, what) {
 }
 
 before(async () => {
-  browser = await newBrowser();
   await portal.started;
   const { agent } = await portal.api('POST', '/api/v1/agents', { name: 'audit-made', kind: 'AGENT_KIND_DATA' });
   agentId = agent.id;
   await waitForAudit({ resource: `agents/${agentId}`, action: 'portal.agents.v1.AgentCreated' }, 'the agent creation');
 });
-after(async () => {
-  await browser?.close();
-});
-
-function connectionOpen(page) {
-  return page
-    .getByRole('status', { name: /\bopen\b/i })
-    .or(page.getByRole('status').filter({ hasText: /\bopen\b/i }))
-    .first();
-}
 
 const results = (page) => page.getByRole('region', { name: 'Audit entries' });
 /** The body rows of the results table (the header row has no cells). */
@@ -203,22 +192,10 @@ test('events after a search are counted, and refresh brings them in', async () =
   }
 });
 
-const viewports = {
-  desktop: { width: 1280, height: 800 },
-  mobile: { width: 390, height: 844 },
-};
-
-for (const theme of ['dark', 'light']) {
-  for (const [vpName, viewport] of Object.entries(viewports)) {
+for (const theme of THEMES) {
+  for (const vpName of Object.keys(VIEWPORTS)) {
     test(`audit page: axe, no sideways scroll, screenshot (${theme}, ${vpName})`, async () => {
-      const ctx = await newContext(browser, portal, { colorScheme: theme, viewport, isMobile: vpName === 'mobile' });
-      await ctx.addInitScript((t) => {
-        try {
-          localStorage.setItem('waooaw-theme', t);
-        } catch {
-          // the login pages' opaque origins have no storage
-        }
-      }, theme);
+      const ctx = await themedContext(browser, portal, theme, vpName);
       try {
         const page = await ctx.newPage();
         await devLogin(page, 'ada@example.com', 'admin', 'Ada Admin');
@@ -232,19 +209,12 @@ for (const theme of ['dark', 'light']) {
           .getByRole('button', { name: /^Details of entry/ })
           .click();
         await page.getByRole('row').filter({ hasText: 'Previous hash' }).waitFor();
-        await page.evaluate(() => document.fonts.ready.then(() => undefined));
+        await settled(page);
         assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
 
-        const res = await new AxeBuilder({ page }).analyze();
-        const bad = res.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => `${v.id}: ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-        assert.deepEqual(bad, [], 'no serious or critical axe violations');
-        const { width, wide } = await page.evaluate(() => ({
-          width: document.documentElement.clientWidth,
-          wide: document.documentElement.scrollWidth,
-        }));
-        assert.ok(wide <= width + 1, `the page fits the viewport (${wide} px in ${width} px)`);
+        const label = `audit page (${theme}, ${vpName})`;
+        assert.deepEqual(await axeProblems(page, label), [], 'no serious or critical axe violations');
+        assert.deepEqual(await overflowProblems(page, label), [], 'the page fits the viewport');
         // From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
         await page.evaluate(() => window.scrollTo(0, 0));
         await results(page).evaluate((el) => {

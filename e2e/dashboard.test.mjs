@@ -3,32 +3,35 @@
 // agent, kept across a reload and followed by a second tab; accessibility
 // and screenshots in both themes at a desktop and a phone width.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import AxeBuilder from '@axe-core/playwright';
-import { devLogin, newBrowser, newContext, screenshot, sleep, usePortal, withTimeout } from './portal.mjs';
+import { before, test } from 'node:test';
+import { THEMES, VIEWPORTS, axeProblems, idleIn, overflowProblems, settled, themedContext, waitAgent } from './checks.mjs';
+import { devLogin, newContext, screenshot, useBrowser, usePortal } from './portal.mjs';
 
 const portal = usePortal();
-let browser;
+const browser = useBrowser();
 /** Agent ids by name. */
 const ids = {};
 
-/** waitState polls the API until the agent is in the state with no operation pending. */
-async function waitState(id, state, ms = 60_000) {
-  return withTimeout(
-    (async () => {
-      for (;;) {
-        const a = (await portal.api('GET', `/api/v1/agents/${id}`)).agent;
-        if (a.state === state && !a.pendingOperation) {
-          return a;
-        }
-        if (a.state === 'AGENT_STATE_ERRORED') {
-          throw new Error(`agent ${a.name} failed: ${JSON.stringify(a.error ?? a.stateReason)}`);
-        }
-        await sleep(150);
+/**
+ * waitState waits until the agent is in the state with no operation pending;
+ * an agent in error (short of the state wanted) fails it at once.
+ */
+function waitState(id, state, ms = 60_000) {
+  const there = idleIn(state);
+  return waitAgent(
+    portal,
+    id,
+    (a) => {
+      if (there(a)) {
+        return true;
       }
-    })(),
+      if (a.state === 'AGENT_STATE_ERRORED') {
+        throw new Error(`agent ${a.name} failed: ${JSON.stringify(a.error ?? a.stateReason)}`);
+      }
+      return false;
+    },
+    `to be ${state}`,
     ms,
-    `waiting for agent ${id} to be ${state}`,
   );
 }
 
@@ -40,7 +43,6 @@ async function lifecycle(id, ...steps) {
 }
 
 before(async () => {
-  browser = await newBrowser();
   await portal.started;
   for (const [name, customer] of [
     ['acme-web', 'acme'],
@@ -63,9 +65,6 @@ before(async () => {
     ['start', 'AGENT_STATE_RUNNING'],
   );
   await lifecycle(ids['globex-api'], ['provision', 'AGENT_STATE_PROVISIONED']);
-});
-after(async () => {
-  await browser?.close();
 });
 
 /** The event stream's indicator in the header, once live. */
@@ -235,7 +234,7 @@ test('the context selector narrows the dashboard to a customer, survives a reloa
     await cardOf(page, 'acme-etl').waitFor();
     assert.equal(await cards(page).count(), 2);
     assert.equal(await cardOf(page, 'globex-api').count(), 0);
-    await page.evaluate(() => document.fonts.ready.then(() => undefined));
+    await settled(page);
     await screenshot(page, 'dashboard-customer-acme-desktop');
 
     // A reload keeps it.
@@ -303,18 +302,12 @@ test('an agent that fails shows at once: in error, the banner degraded, its erro
     ids['globex-broken'] = agent.id;
     await kpi(page, 'Agents', 4).waitFor({ timeout: 5_000 });
     await portal.api('POST', `/api/v1/agents/${agent.id}:provision`, {});
-    const after = await withTimeout(
-      (async () => {
-        for (;;) {
-          const a = (await portal.api('GET', `/api/v1/agents/${agent.id}`)).agent;
-          if (!a.pendingOperation && (a.state === 'AGENT_STATE_PROVISIONED' || a.state === 'AGENT_STATE_ERRORED')) {
-            return a.state;
-          }
-          await sleep(150);
-        }
-      })(),
+    const { state: after } = await waitAgent(
+      portal,
+      agent.id,
+      (a) => !a.pendingOperation && (a.state === 'AGENT_STATE_PROVISIONED' || a.state === 'AGENT_STATE_ERRORED'),
+      'the provisioning to end',
       60_000,
-      'waiting for the provisioning to end',
     );
     if (after === 'AGENT_STATE_PROVISIONED') {
       await portal.api('POST', `/api/v1/agents/${agent.id}:deploy`, {});
@@ -340,52 +333,33 @@ test('an agent that fails shows at once: in error, the banner degraded, its erro
   }
 });
 
-const viewports = {
-  desktop: { width: 1280, height: 800 },
-  mobile: { width: 390, height: 844 },
-};
-
-for (const theme of ['dark', 'light']) {
-  for (const [vp, viewport] of Object.entries(viewports)) {
+for (const theme of THEMES) {
+  for (const vp of Object.keys(VIEWPORTS)) {
     test(`screenshots and axe: the dashboard, ${theme} theme, ${vp}`, async () => {
-      const ctx = await newContext(browser, portal, { colorScheme: theme, viewport, isMobile: vp === 'mobile' });
-      await ctx.addInitScript((t) => {
-        try {
-          localStorage.setItem('waooaw-theme', t);
-        } catch {
-          // opaque origins have no storage
-        }
-      }, theme);
+      const ctx = await themedContext(browser, portal, theme, vp);
       try {
         const page = await ctx.newPage();
         await devLogin(page, 'olga@example.com', 'operator', 'Olga Operator');
         await openDashboard(page);
         await kpi(page, 'Agents', 4).waitFor();
         await kpi(page, 'In error', 1).waitFor();
-        await page.evaluate(() => document.fonts.ready.then(() => undefined));
+        await settled(page);
         assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
-        const results = await new AxeBuilder({ page }).analyze();
-        const bad = results.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => `${v.id}: ${v.help}: ${v.nodes.slice(0, 5).map((n) => n.target.join(' ')).join(', ')}`);
-        assert.deepEqual(bad, [], 'no serious or critical accessibility violations');
+        const label = `dashboard (${theme}, ${vp})`;
+        assert.deepEqual(await axeProblems(page, label), [], 'no serious or critical accessibility violations');
         if (vp === 'mobile') {
-          const { width, wide } = await page.evaluate(() => ({
-            width: document.documentElement.clientWidth,
-            wide: document.documentElement.scrollWidth,
-          }));
-          assert.ok(wide <= width + 1, `the page fits the phone (${wide} px in ${width} px)`);
+          assert.deepEqual(await overflowProblems(page, label), [], 'the page fits the phone');
         }
         await screenshot(page, `dashboard-${theme}-${vp}`);
 
         // The context selector, open.
         await trigger(page).click();
         await page.getByRole('option', { name: /^Customer acme/ }).waitFor();
-        const popAxe = await new AxeBuilder({ page }).analyze();
-        const popBad = popAxe.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => `${v.id}: ${v.help}: ${v.nodes.slice(0, 5).map((n) => n.target.join(' ')).join(', ')}`);
-        assert.deepEqual(popBad, [], 'no serious or critical accessibility violations with the selector open');
+        assert.deepEqual(
+          await axeProblems(page, `dashboard, the context selector open (${theme}, ${vp})`),
+          [],
+          'no serious or critical accessibility violations with the selector open',
+        );
         await screenshot(page, `dashboard-context-${theme}-${vp}`);
         await page.keyboard.press('Escape');
         assert.deepEqual(ctx.problems, [], 'no page errors or console errors');

@@ -4,31 +4,19 @@
 // back with a count. Then axe, the phone-width check and screenshots in both
 // themes at a desktop and a phone size.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import AxeBuilder from '@axe-core/playwright';
-import { devLogin, newBrowser, newContext, screenshot, usePortal } from './portal.mjs';
+import { before, test } from 'node:test';
+import { THEMES, VIEWPORTS, axeProblems, connectionOpen, overflowProblems, settled, themedContext, watchFrames } from './checks.mjs';
+import { devLogin, newContext, screenshot, useBrowser, usePortal } from './portal.mjs';
 
 const portal = usePortal();
-let browser;
+const browser = useBrowser();
 
 before(async () => {
-  browser = await newBrowser();
   await portal.started;
   // Made before any page opens: the page must find them in the history.
   await portal.api('POST', '/api/v1/agents', { name: 'ev-history', kind: 'AGENT_KIND_DATA', labels: { customer: 'acme' } });
   await portal.api('POST', '/api/v1/agents', { name: 'ev-history-2', kind: 'AGENT_KIND_MEMORY' });
 });
-after(async () => {
-  await browser?.close();
-});
-
-function connectionOpen(page) {
-  return page
-    .getByRole('status', { name: /\bopen\b/i })
-    .or(page.getByRole('status').filter({ hasText: /\bopen\b/i }))
-    .first();
-}
-
 /** The events list and its rows. */
 const eventList = (page) => page.getByRole('list', { name: /^events/i });
 const eventRows = (page) => eventList(page).getByRole('listitem');
@@ -46,10 +34,7 @@ test('a viewer sees the events made before the page opened, and a new one live w
   const ctx = await newContext(browser, portal);
   try {
     const page = await ctx.newPage();
-    const frames = [];
-    page.on('websocket', (ws) => {
-      ws.on('framereceived', (f) => frames.push(typeof f.payload === 'string' ? f.payload : f.payload.toString()));
-    });
+    const frames = watchFrames(page);
     await devLogin(page, 'vera@example.com', 'viewer', 'Vera Viewer');
     await openEvents(page);
 
@@ -156,22 +141,10 @@ test('pause holds new events back and counts them; resume shows them', async () 
   }
 });
 
-const viewports = {
-  desktop: { width: 1280, height: 800 },
-  mobile: { width: 390, height: 844 },
-};
-
-for (const theme of ['dark', 'light']) {
-  for (const [vpName, viewport] of Object.entries(viewports)) {
+for (const theme of THEMES) {
+  for (const vpName of Object.keys(VIEWPORTS)) {
     test(`events page: axe, no sideways scroll, screenshot (${theme}, ${vpName})`, async () => {
-      const ctx = await newContext(browser, portal, { colorScheme: theme, viewport, isMobile: vpName === 'mobile' });
-      await ctx.addInitScript((t) => {
-        try {
-          localStorage.setItem('waooaw-theme', t);
-        } catch {
-          // the login pages' opaque origins have no storage
-        }
-      }, theme);
+      const ctx = await themedContext(browser, portal, theme, vpName);
       try {
         const page = await ctx.newPage();
         await devLogin(page, 'ada@example.com', 'admin', 'Ada Admin');
@@ -179,19 +152,12 @@ for (const theme of ['dark', 'light']) {
         await row(page, 'created ev-history (by').first().waitFor({ timeout: 10_000 });
         // One payload open, to see it too.
         await row(page, 'created ev-history (by').first().getByRole('button', { name: /^Payload of event/ }).click();
-        await page.evaluate(() => document.fonts.ready.then(() => undefined));
+        await settled(page);
         assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
 
-        const results = await new AxeBuilder({ page }).analyze();
-        const bad = results.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => `${v.id}: ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-        assert.deepEqual(bad, [], 'no serious or critical axe violations');
-        const { width, wide } = await page.evaluate(() => ({
-          width: document.documentElement.clientWidth,
-          wide: document.documentElement.scrollWidth,
-        }));
-        assert.ok(wide <= width + 1, `the page fits the viewport (${wide} px in ${width} px)`);
+        const label = `events page (${theme}, ${vpName})`;
+        assert.deepEqual(await axeProblems(page, label), [], 'no serious or critical axe violations');
+        assert.deepEqual(await overflowProblems(page, label), [], 'the page fits the viewport');
         // From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
         await page.evaluate(() => window.scrollTo(0, 0));
         await screenshot(page, `events-${theme}-${vpName}`);

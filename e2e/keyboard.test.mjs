@@ -2,23 +2,20 @@
 // visible focus ring; an operator runs a lifecycle action and a bulk action
 // without the mouse.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { devLogin, newBrowser, newContext, screenshot, usePortal, withTimeout } from './portal.mjs';
+import { before, test } from 'node:test';
+import { waitAgent } from './checks.mjs';
+import { devLogin, newContext, screenshot, useBrowser, usePortal } from './portal.mjs';
 
 const portal = usePortal();
-let browser;
+const browser = useBrowser();
 let agentId;
 
 before(async () => {
-  browser = await newBrowser();
   await portal.started;
   for (const name of ['kb-one', 'kb-two', 'kb-three']) {
     const { agent } = await portal.api('POST', '/api/v1/agents', { name, kind: 'AGENT_KIND_DATA', labels: { customer: 'acme' } });
     agentId ??= agent.id;
   }
-});
-after(async () => {
-  await browser?.close();
 });
 
 /**
@@ -168,15 +165,7 @@ test('an operator provisions an agent and runs a bulk action with the keyboard a
     await focusByTab(page, () => document.activeElement?.textContent === 'Provision', 'the Provision button', 5);
     await screenshot(page, 'keyboard-confirm-focus');
     await page.keyboard.press('Enter');
-    await withTimeout(
-      (async () => {
-        while ((await portal.api('GET', `/api/v1/agents/${agentId}`)).agent.state !== 'AGENT_STATE_PROVISIONED') {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      })(),
-      30_000,
-      'kb-one provisioned',
-    );
+    await waitAgent(portal, agentId, (a) => a.state === 'AGENT_STATE_PROVISIONED', 'kb-one provisioned', 30_000);
     await page.getByRole('row', { name: /kb-one/ }).getByText('Provisioned').waitFor();
 
     // Bulk: Space ticks the other two, then the toolbar's Provision.

@@ -4,7 +4,8 @@
 //
 //   const portal = usePortal();          // in a test file: before/after hooks
 //   portal.url, portal.api(method, path, body), portal.logTail()
-//   const browser = await newBrowser();  // chromium with the flags CI needs
+//   const browser = useBrowser();        // chromium for the file's tests: before/after hooks
+//   const browser = await newBrowser();  // or by hand: chromium with the flags CI needs
 //   await devLogin(page, email, role, name)
 //   await screenshot(page, 'shell-dark-desktop')
 //
@@ -308,6 +309,36 @@ export async function newBrowser() {
     chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 }),
     40_000,
     'launching chromium',
+  );
+}
+
+/**
+ * useBrowser launches chromium (newBrowser) before the file's tests and closes
+ * it after them. What it returns stands for that browser once launched: pass
+ * it to newContext. Used before the launch (at a file's top level), it throws.
+ */
+export function useBrowser() {
+  let browser;
+  before(async () => {
+    browser = await newBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return new Proxy(
+    {},
+    {
+      get(_, prop) {
+        if (prop === 'then') {
+          return undefined; // not a promise: `await` gives the object back
+        }
+        if (!browser) {
+          throw new Error(`useBrowser(): chromium is not launched yet (browser.${String(prop)} used before the before hook)`);
+        }
+        const v = Reflect.get(browser, prop);
+        return typeof v === 'function' ? v.bind(browser) : v;
+      },
+    },
   );
 }
 

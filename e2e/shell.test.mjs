@@ -2,30 +2,16 @@
 // event stream's connection state, a viewer refused a write, and an agent
 // change made elsewhere arriving live.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { devLogin, newBrowser, newContext, pageFetch, screenshot, usePortal, withTimeout } from './portal.mjs';
+import { test } from 'node:test';
+import { connectionOpen, idleIn, waitAgent, watchFrames } from './checks.mjs';
+import { devLogin, newContext, pageFetch, screenshot, useBrowser, usePortal } from './portal.mjs';
 
 const portal = usePortal();
-let browser;
-
-before(async () => {
-  browser = await newBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** The principal's name or email, whichever the shell shows. */
 function principal(page, email, name) {
   return page.getByText(email).or(page.getByText(name)).first();
-}
-
-/** The connection indicator in the open state (its text or its accessible name). */
-function connectionOpen(page) {
-  return page
-    .getByRole('status', { name: /\bopen\b/i })
-    .or(page.getByRole('status').filter({ hasText: /\bopen\b/i }))
-    .first();
 }
 
 test('the development login as an operator shows the user, their role and the "development login" label', async () => {
@@ -91,10 +77,7 @@ test('another user sees an agent change made through the API live, without a rel
   try {
     const page = await ctx.newPage();
     // The stream's frames, to show the change came over /ws (not a poll).
-    const frames = [];
-    page.on('websocket', (ws) => {
-      ws.on('framereceived', (f) => frames.push(typeof f.payload === 'string' ? f.payload : f.payload.toString()));
-    });
+    const frames = watchFrames(page);
     await devLogin(page, 'vera@example.com', 'viewer', 'Vera Viewer');
     await page.goto('/agents');
     await connectionOpen(page).waitFor({ timeout: 15_000 });
@@ -109,19 +92,7 @@ test('another user sees an agent change made through the API live, without a rel
     const id = created.agent.id;
     assert.equal(created.agent.state, 'AGENT_STATE_DRAFT');
     await portal.api('POST', `/api/v1/agents/${id}:provision`, {});
-    const state = await withTimeout(
-      (async () => {
-        for (;;) {
-          const a = (await portal.api('GET', `/api/v1/agents/${id}`)).agent;
-          if (a.state === 'AGENT_STATE_PROVISIONED' && !a.pendingOperation) {
-            return a.state;
-          }
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      })(),
-      30_000,
-      `waiting for agent ${id} to be PROVISIONED`,
-    );
+    const { state } = await waitAgent(portal, id, idleIn('AGENT_STATE_PROVISIONED'), 'PROVISIONED', 30_000);
     assert.equal(state, 'AGENT_STATE_PROVISIONED');
 
     // The agents table's row for the agent, showing it provisioned.

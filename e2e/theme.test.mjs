@@ -2,18 +2,11 @@
 // data-theme on <html>, kept across a reload, and followed by the other tabs
 // of the same browser profile.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { devLogin, newBrowser, newContext, usePortal } from './portal.mjs';
+import { test } from 'node:test';
+import { devLogin, newContext, useBrowser, usePortal } from './portal.mjs';
 
 const portal = usePortal();
-let browser;
-
-before(async () => {
-  browser = await newBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 const theme = (page) => page.evaluate(() => document.documentElement.dataset.theme);
 const stored = (page) => page.evaluate(() => localStorage.getItem('waooaw-theme'));
