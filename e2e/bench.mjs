@@ -37,8 +37,14 @@ try {
     const ms = await withTimeout(
       page.waitForFunction(
         (n) => {
-          const v = document.querySelector('.metric-value');
-          return v && v.textContent === String(n) ? performance.now() : false;
+          // The "Agents" key figure, by its accessible text: "Agents 14 …".
+          const region = [...document.querySelectorAll('section')].find(
+            (sec) => sec.querySelector('h2')?.textContent?.trim() === 'Key figures',
+          );
+          const agents = [...(region?.querySelectorAll('a, [role="group"], div') ?? [])].find((el) =>
+            new RegExp(`^\\s*Agents\\s*${n}(\\D|$)`).test(el.textContent ?? ''),
+          );
+          return agents ? performance.now() : false;
         },
         AGENTS,
         { timeout: 15_000, polling: 'raf' },
