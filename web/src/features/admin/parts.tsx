@@ -1,14 +1,14 @@
 // Pieces the admin pages share: the table (on @tanstack/react-table, headless),
 // a status pill, a pager over page tokens, and a clock for time left.
-import { flexRender, getCoreRowModel, useReactTable, type ColumnDef } from '@tanstack/react-table';
+import { getCoreRowModel, useReactTable, type ColumnDef } from '@tanstack/react-table';
 import type { CSSProperties } from 'react';
 import { formatTime } from '../../ui/format';
+import { TableView } from '../../ui/TableView';
 import { toneColor, type Tone } from './model';
 
 /**
- * DataTable draws rows with the given columns in the app's table style, in a
- * scroll box a keyboard can scroll sideways (it is focusable) so a phone's
- * page never does. A column with id "actions" is right-aligned.
+ * DataTable draws rows with the given columns in the app's table style
+ * (ui/TableView); a column with id "actions" is right-aligned.
  */
 export function DataTable<T>({
   label,
@@ -30,48 +30,8 @@ export function DataTable<T>({
   // The table instance is rebuilt each render from its inputs; nothing of it is memoised.
   // eslint-disable-next-line react-hooks/incompatible-library
   const table = useReactTable({ data, columns, getCoreRowModel: getCoreRowModel(), getRowId: rowId });
-  const width = columns.length;
   return (
-    <div className="table-wrap" tabIndex={0} role="region" aria-label={label}>
-      <table className="table admin-table" aria-busy={fetching ?? pending}>
-        <thead>
-          {table.getHeaderGroups().map((hg) => (
-            <tr key={hg.id}>
-              {hg.headers.map((h) => (
-                <th key={h.id} scope="col">
-                  {h.isPlaceholder ? null : flexRender(h.column.columnDef.header, h.getContext())}
-                </th>
-              ))}
-            </tr>
-          ))}
-        </thead>
-        <tbody>
-          {pending ? (
-            <tr>
-              <td colSpan={width} className="muted">
-                Loading…
-              </td>
-            </tr>
-          ) : data.length === 0 ? (
-            <tr>
-              <td colSpan={width} className="muted">
-                {empty}
-              </td>
-            </tr>
-          ) : (
-            table.getRowModel().rows.map((row) => (
-              <tr key={row.id} data-row-id={row.id}>
-                {row.getVisibleCells().map((cell) => (
-                  <td key={cell.id} className={cell.column.id === 'actions' ? 'cell-actions' : undefined}>
-                    {flexRender(cell.column.columnDef.cell, cell.getContext())}
-                  </td>
-                ))}
-              </tr>
-            ))
-          )}
-        </tbody>
-      </table>
-    </div>
+    <TableView table={table} label={label} pending={pending} fetching={fetching} empty={empty} className="admin-table" />
   );
 }
 

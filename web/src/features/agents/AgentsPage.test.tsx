@@ -25,7 +25,7 @@ const a1: AgentJson = {
 const a2: AgentJson = { id: 'a2', name: 'api-1', kind: 'AGENT_KIND_API', state: 'AGENT_STATE_DRAFT', etag: '1' };
 
 function row(id: string): HTMLElement {
-  const r = document.querySelector<HTMLElement>(`tr[data-agent-id="${id}"]`);
+  const r = document.querySelector<HTMLElement>(`tr[data-row-id="${id}"]`);
   if (!r) {
     throw new Error(`no row ${id}`);
   }

@@ -4,7 +4,6 @@
 // selection that one bulk action runs on.
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import {
-  flexRender,
   getCoreRowModel,
   useReactTable,
   type ColumnDef,
@@ -20,6 +19,7 @@ import { inScope, scopeLabelSelector, useScope } from '../../app/scope';
 import type { AgentJson, AgentStateJson } from '../../gen/portal/agents/v1/agents_pb';
 import { ErrorMessage } from '../../ui/ErrorMessage';
 import { formatTime, orElse } from '../../ui/format';
+import { TableView } from '../../ui/TableView';
 import { AgentActionMenu } from './AgentActionMenu';
 import './agents.css';
 import { applicableCount, BULK_ACTIONS } from './bulk';
@@ -385,70 +385,7 @@ export function AgentsPage() {
       ) : null}
       <ErrorMessage error={error} title="Cannot list agents" />
       {view === 'table' ? (
-        // Focusable, so a keyboard can scroll it sideways on a phone.
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="Agents">
-          <table className="table" aria-busy={fetching}>
-            <thead>
-              {table.getHeaderGroups().map((hg) => (
-                <tr key={hg.id}>
-                  {hg.headers.map((h) => {
-                    const sorted = h.column.getIsSorted();
-                    const content = flexRender(h.column.columnDef.header, h.getContext());
-                    return (
-                      <th
-                        key={h.id}
-                        scope="col"
-                        className={h.column.id === 'select' ? 'cell-select' : undefined}
-                        aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined}
-                      >
-                        {h.column.getCanSort() ? (
-                          <button type="button" className="sort-button" onClick={h.column.getToggleSortingHandler()}>
-                            {content}
-                            <span aria-hidden="true" className="sort-mark">
-                              {sorted === 'asc' ? '▲' : sorted === 'desc' ? '▼' : '↕'}
-                            </span>
-                          </button>
-                        ) : (
-                          content
-                        )}
-                      </th>
-                    );
-                  })}
-                </tr>
-              ))}
-            </thead>
-            <tbody>
-              {pending ? (
-                <tr>
-                  <td colSpan={columns.length} className="muted">
-                    Loading agents…
-                  </td>
-                </tr>
-              ) : agents.length === 0 ? (
-                <tr>
-                  <td colSpan={columns.length} className="muted">
-                    No agents match.
-                  </td>
-                </tr>
-              ) : (
-                table.getRowModel().rows.map((row) => (
-                  <tr key={row.id} data-agent-id={row.id} data-selected={row.getIsSelected()}>
-                    {row.getVisibleCells().map((cell) => (
-                      <td
-                        key={cell.id}
-                        className={
-                          cell.column.id === 'actions' ? 'cell-actions' : cell.column.id === 'select' ? 'cell-select' : undefined
-                        }
-                      >
-                        {flexRender(cell.column.columnDef.cell, cell.getContext())}
-                      </td>
-                    ))}
-                  </tr>
-                ))
-              )}
-            </tbody>
-          </table>
-        </div>
+        <TableView table={table} label="Agents" pending={pending} fetching={fetching} empty="No agents match." loadingText="Loading agents…" />
       ) : (
         <AgentCards
           agents={agents}
