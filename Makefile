@@ -5,7 +5,7 @@ SHELL := bash
 
 # Every Go module of the workspace (tools/ stays out: buf's dependencies must
 # never touch ours).
-MODULES := proto/gen/go platform agentkit services/agents services/provisioning services/audit services/health gateway cmd/portal
+MODULES := proto/gen/go platform agentkit services/agents services/provisioning services/audit services/health services/metrics gateway cmd/portal
 GOMODCACHE := $(shell go env GOMODCACHE)
 # Code generators are built from the go.mod that pins them (buf from tools/,
 # the protoc plugins from the generated code's module so generator and runtime
@@ -78,6 +78,7 @@ bench: build ## Run the benchmarks (Go, then the web UI in chromium); results go
 	@mkdir -p bench/results
 	cd cmd/portal && go test -run '^$$' -bench . -benchtime 1x -timeout 20m ./... | tee ../../bench/results/latest.txt
 	cd services/health && go test -run '^$$' -bench . -benchtime 1x -timeout 5m ./internal/probe/ | tee -a ../../bench/results/latest.txt
+	cd services/metrics && go test -run '^$$' -bench . -benchtime 1x -timeout 5m ./internal/series/ | tee -a ../../bench/results/latest.txt
 	cd e2e && npm ci --no-audit --no-fund && node bench.mjs | tee -a ../bench/results/latest.txt
 
 third_party/proto: tools/go.mod
