@@ -31,6 +31,7 @@ import type {
 } from '../gen/portal/agents/v1/agents_pb';
 import type { TailLogsResponseJson } from '../gen/portal/provisioning/v1/provisioning_pb';
 import { request } from './client';
+import type { StreamEvent } from './ws';
 
 export type ListAgentsParams = Pick<
   ListAgentsRequestJson,
@@ -143,4 +144,16 @@ export function bulkAction(req: BulkAgentActionRequestJson, signal?: AbortSignal
 /** getBulkOperation: GET /api/v1/bulkOperations/{id}, with its per-agent results. */
 export function getBulkOperation(id: string, signal?: AbortSignal): Promise<GetBulkOperationResponseJson> {
   return request<GetBulkOperationResponseJson>(`/api/v1/bulkOperations/${encodeURIComponent(id)}`, { signal });
+}
+
+/**
+ * eventAgent is the agent an agents event carries (data.agent: after the
+ * change, or as it was for a deletion), if it carries one with an id.
+ */
+export function eventAgent(e: StreamEvent): AgentJson | undefined {
+  const d: unknown = e.data;
+  const a: unknown = typeof d === 'object' && d !== null ? (d as { agent?: unknown }).agent : undefined;
+  return typeof a === 'object' && a !== null && typeof (a as AgentJson).id === 'string' && (a as AgentJson).id !== ''
+    ? (a)
+    : undefined;
 }

@@ -1,6 +1,7 @@
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { formatDuration, formatRelative, Timeline, type TimelineItem } from './Timeline';
+import { formatRelative } from './format';
+import { formatDuration, Timeline, type TimelineItem } from './Timeline';
 
 afterEach(() => {
   cleanup();

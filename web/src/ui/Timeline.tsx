@@ -4,6 +4,7 @@
 // open and close with a button.
 import { useId, useState, type ReactNode } from 'react';
 import { useNow } from './clock';
+import { formatRelative } from './format';
 import './components.css';
 
 export type TimelineTone = 'success' | 'warning' | 'error' | 'info' | 'neutral';
@@ -47,29 +48,6 @@ const DAY = 24 * HOUR;
 
 function toDate(t: TimelineItem['time']): Date {
   return t instanceof Date ? t : new Date(t);
-}
-
-/** formatRelative says how long ago (or how far ahead) a time is: "3 min ago", "in 2 h". */
-export function formatRelative(time: Date | number | string, now: number): string {
-  const at = toDate(time).getTime();
-  if (Number.isNaN(at)) {
-    return 'at an unknown time';
-  }
-  const diff = now - at;
-  const abs = Math.abs(diff);
-  if (abs < 45_000) {
-    return 'just now';
-  }
-  let text: string;
-  if (abs < HOUR) {
-    text = `${Math.max(1, Math.round(abs / MINUTE))} min`;
-  } else if (abs < DAY) {
-    text = `${Math.round(abs / HOUR)} h`;
-  } else {
-    const days = Math.round(abs / DAY);
-    text = `${days} ${days === 1 ? 'day' : 'days'}`;
-  }
-  return diff >= 0 ? `${text} ago` : `in ${text}`;
 }
 
 /** formatDuration is a short duration: "850 ms", "4.2 s", "3 min", "2 h 5 min", "3 d 4 h". */

@@ -34,3 +34,30 @@ export function formatSpan(seconds: number): string {
   }
   return parts.length === 0 ? '0 s' : parts.join(' ');
 }
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/** formatRelative says how long ago (or how far ahead) a time is: "3 min ago", "in 2 h". */
+export function formatRelative(time: Date | number | string, now: number): string {
+  const at = (time instanceof Date ? time : new Date(time)).getTime();
+  if (Number.isNaN(at)) {
+    return 'at an unknown time';
+  }
+  const diff = now - at;
+  const abs = Math.abs(diff);
+  if (abs < 45_000) {
+    return 'just now';
+  }
+  let text: string;
+  if (abs < HOUR_MS) {
+    text = `${Math.max(1, Math.round(abs / MINUTE_MS))} min`;
+  } else if (abs < DAY_MS) {
+    text = `${Math.round(abs / HOUR_MS)} h`;
+  } else {
+    const days = Math.round(abs / DAY_MS);
+    text = `${days} ${days === 1 ? 'day' : 'days'}`;
+  }
+  return diff >= 0 ? `${text} ago` : `in ${text}`;
+}

@@ -3,7 +3,7 @@
 // resync refetches them.
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
-import { getAgent, listAgents, listStateHistory, tailLogs, type ListAgentsParams } from '../../api/agents';
+import { eventAgent, getAgent, listAgents, listStateHistory, tailLogs, type ListAgentsParams } from '../../api/agents';
 import type { StreamEvent } from '../../api/ws';
 import { useStream } from '../../app/context';
 import type { AgentJson, GetAgentResponseJson, ListAgentsResponseJson } from '../../gen/portal/agents/v1/agents_pb';
@@ -38,12 +38,6 @@ export const logsQuery = (id: string) => ({
 });
 
 const EVENT_PREFIX = 'portal.agents.v1.';
-
-/** The agent an event carries, if any. */
-function eventAgent(e: StreamEvent): AgentJson | undefined {
-  const d = e.data as { agent?: AgentJson } | undefined;
-  return d?.agent?.id ? d.agent : undefined;
-}
 
 /** revision is the agent's etag as the number it is (the server counts its changes). */
 function revision(a: AgentJson | undefined): number | undefined {

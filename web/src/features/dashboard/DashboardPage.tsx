@@ -15,13 +15,15 @@ import { ErrorMessage } from '../../ui/ErrorMessage';
 import { orElse } from '../../ui/format';
 import { MetricCard } from '../../ui/MetricCard';
 import { useNow } from '../../ui/clock';
-import { formatDuration, formatRelative, Timeline, type TimelineItem } from '../../ui/Timeline';
+import { formatRelative } from '../../ui/format';
+import { formatDuration, Timeline, type TimelineItem } from '../../ui/Timeline';
 import { detailQuery, listQuery, useAgentEvents } from '../agents/queries';
 import { StatusBadge } from '../agents/StatusBadge';
 import { FILTER_STATES, stateColor, stateInfo } from '../agents/states';
 import { activityEntries } from './activity';
 import { fetchReadiness, healthOf } from './health';
-import { computeSeries, ERROR_STATES, eventAgent, eventTime, RUNNING, STATE_CHANGED, sumRecent, trendOf } from './series';
+import { computeSeries, ERROR_STATES, eventTime, RUNNING, STATE_CHANGED, sumRecent, trendOf } from './series';
+import { eventAgent } from '../../api/agents';
 import { useRecentEvents } from './useRecentEvents';
 import './dashboard.css';
 

@@ -1,5 +1,6 @@
 // The dashboard's "Recent activity": the stream's agent events as timeline
 // entries, narrowed to the scope, newest first. Pure, so it is tested alone.
+import { eventAgent } from '../../api/agents';
 import type { StreamEvent } from '../../api/ws';
 import { inScope, type Scope } from '../../app/scope';
 import type { AgentActionJson, BulkStatusJson } from '../../gen/portal/agents/v1/agents_pb';
@@ -13,7 +14,7 @@ import type {
 import { orElse } from '../../ui/format';
 import type { TimelineTone } from '../../ui/Timeline';
 import { stateInfo, stateName, type StatusTone } from '../agents/states';
-import { BULK_PROGRESS, CREATED, DELETED, eventAgent, STATE_CHANGED, UPDATED } from './series';
+import { BULK_PROGRESS, CREATED, DELETED, STATE_CHANGED, UPDATED } from './series';
 
 export interface ActivityEntry {
   id: string;

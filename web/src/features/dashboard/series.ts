@@ -4,6 +4,7 @@
 //
 // A stopgap: the metrics service (a later issue) will keep stored series,
 // and the dashboard will read those instead of deriving them here.
+import { eventAgent } from '../../api/agents';
 import type { StreamEvent } from '../../api/ws';
 import { inScope, type Scope } from '../../app/scope';
 import type { AgentJson, AgentStateJson } from '../../gen/portal/agents/v1/agents_pb';
@@ -56,12 +57,6 @@ export interface Series {
   inError: Point[];
   /** State changes in the minute up to each point. */
   changes: Point[];
-}
-
-/** The agent an event carries (after the change; as it was, for a deletion). */
-export function eventAgent(e: StreamEvent): AgentJson | undefined {
-  const a = (e.data as { agent?: AgentJson } | undefined)?.agent;
-  return a?.id ? a : undefined;
 }
 
 /** When an event happened, ms (the transition's own time for a state change); NaN when unknown. */

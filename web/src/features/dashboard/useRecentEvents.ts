@@ -3,31 +3,17 @@
 // reports), and the WebSocket for everything after that head. No polling.
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
-import { request } from '../../api/client';
+import { RECENT_MAX, recentEvents } from '../../api/events';
 import type { StreamEvent } from '../../api/ws';
 import { useStream } from '../../app/context';
 import { agentKeys } from '../agents/queries';
 
-/** GET /api/v1/events:recent's answer. */
-export interface RecentEvents {
-  /** Oldest first, the same objects the WebSocket sends. */
-  events: StreamEvent[];
-  /** The stream head they were read up to: later events come over the WebSocket. */
-  seq: number;
-}
-
-/** The most events:recent returns. */
-export const RECENT_MAX = 1000;
 /** Live events kept (a day of a busy fleet would otherwise grow without end). */
 export const LIVE_MAX = 5000;
 
 // Under the agents' key, so a stream resync (which invalidates every agent
 // query, see main.tsx) reads them again.
 export const recentKey = (topic: string, limit: number) => [...agentKeys.all, 'recent-events', topic, limit] as const;
-
-export function fetchRecent(topic: string, limit: number, signal?: AbortSignal): Promise<RecentEvents> {
-  return request<RecentEvents>('/api/v1/events:recent', { query: { topic, limit }, signal });
-}
 
 export interface RecentEventsResult {
   /** Oldest first; empty until the recent events are read. */
@@ -55,7 +41,7 @@ export function useRecentEvents(topic: string, limit: number = RECENT_MAX): Rece
   );
   const recent = useQuery({
     queryKey: recentKey(topic, limit),
-    queryFn: ({ signal }) => fetchRecent(topic, limit, signal),
+    queryFn: ({ signal }) => recentEvents(topic, limit, signal),
     // Read afresh on every visit: the live events kept here start empty
     // with each mount, so a cached answer would leave a gap.
     staleTime: 0,

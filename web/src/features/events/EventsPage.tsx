@@ -22,12 +22,12 @@ import {
   matchesFilters,
   matchesScope,
   NO_FILTERS,
-  relativeTime,
   shortType,
   summarize,
   type EventFilters,
 } from './model';
 import { useNow } from '../../ui/clock';
+import { formatRelative } from '../../ui/format';
 import { useEventFeed } from './useEventFeed';
 
 const count = new Intl.NumberFormat();
@@ -242,7 +242,7 @@ const EventRow = memo(function EventRow({
     <li className="ev-item" data-seq={e.seq}>
       <div className="ev-time">
         <time dateTime={e.time} title={absolute}>
-          {relativeTime(e.time, now)}
+          {formatRelative(e.time, now)}
         </time>
         <span className="small muted">{absolute}</span>
       </div>

@@ -1,6 +1,7 @@
 // The events page's logic, apart from React: the feed (history merged with
 // live events, paused or not, bounded), the filters and their URL form,
 // the global scope applied to events, and each event's one-line summary.
+import { eventAgent } from '../../api/agents';
 import type { StreamEvent } from '../../api/ws';
 import { CUSTOMER_LABEL, type Scope } from '../../app/scope';
 import type {
@@ -126,19 +127,9 @@ export function agentIdOf(subject: string): string | undefined {
   return subject.startsWith('agents/') && subject.length > 'agents/'.length ? subject.slice('agents/'.length) : undefined;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** The first of the strings that is there and not empty (protojson sends "" for unset ones). */
 function firstOf(...values: (string | undefined)[]): string | undefined {
   return values.find((v) => v !== undefined && v !== '');
-}
-
-/** The agent an event carries (data.agent), if any. */
-export function eventAgent(e: StreamEvent): AgentJson | undefined {
-  const a = isRecord(e.data) ? e.data.agent : undefined;
-  return isRecord(a) ? a : undefined;
 }
 
 /** What the page has learnt of an agent from the events that carried it. */
@@ -265,35 +256,6 @@ export function distinct(events: readonly StreamEvent[], key: (e: StreamEvent) =
     set.add(keep);
   }
   return [...set].sort((a, b) => a.localeCompare(b));
-}
-
-// --- time ---
-
-/** relativeTime says how long ago an RFC 3339 time was: "just now", "5 min ago", "3 d ago". */
-export function relativeTime(time: string, now: number): string {
-  const t = Date.parse(time);
-  if (Number.isNaN(t)) {
-    return time;
-  }
-  const s = Math.round((now - t) / 1000);
-  if (s < -5) {
-    return 'in the future';
-  }
-  if (s < 10) {
-    return 'just now';
-  }
-  if (s < 60) {
-    return `${s} s ago`;
-  }
-  const m = Math.floor(s / 60);
-  if (m < 60) {
-    return `${m} min ago`;
-  }
-  const h = Math.floor(m / 60);
-  if (h < 24) {
-    return `${h} h ago`;
-  }
-  return `${Math.floor(h / 24)} d ago`;
 }
 
 // --- summaries ---
