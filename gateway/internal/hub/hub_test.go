@@ -538,3 +538,41 @@ func TestRecent(t *testing.T) {
 		}
 	}
 }
+
+// TestRecentReadsBackAsFarAsNeeded: a topic whose events are older than the
+// first steps back from the head is still found, oldest first.
+func TestRecentReadsBackAsFarAsNeeded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{}, 0)
+	var xs []uint64
+	for range 3 {
+		xs = append(xs, f.publish("x", 0))
+	}
+	var last uint64
+	for range 40 {
+		last = f.publish("y", 0)
+	}
+	for f.hub.Head() < last {
+		time.Sleep(time.Millisecond)
+	}
+	res, err := f.hub.Recent(context.Background(), authv1.Role_ROLE_VIEWER, "agents/x", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, e := range res.Events {
+		var fr testFrame
+		if err := json.Unmarshal(e, &fr); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fr.Seq)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(xs) {
+		t.Errorf("agents/x behind 40 other events: %v; want %v", got, xs)
+	}
+	// A busy topic: the last two only, however many there are.
+	res, err = f.hub.Recent(context.Background(), authv1.Role_ROLE_VIEWER, "agents/y", 2)
+	if err != nil || len(res.Events) != 2 {
+		t.Fatalf("agents/y limit 2: %d events, %v", len(res.Events), err)
+	}
+}

@@ -12,8 +12,9 @@ import (
 )
 
 // Recent-events limits: a page asks for the last events of a topic to show
-// before it follows the stream live. The scan is bounded by recentWindow
-// stream messages, so a rare topic may return fewer than asked.
+// before it follows the stream live. The scan reads back from the head and
+// stops at recentWindow stream messages, so a rare topic may return fewer
+// than asked.
 const (
 	RecentDefault = 200
 	RecentMax     = 1000
@@ -49,25 +50,35 @@ func (h *Hub) Recent(ctx context.Context, role authv1.Role, topic string, limit 
 	if err != nil {
 		return out, err
 	}
-	window := uint64(min(recentWindow, h.opts.MaxReplay))
-	since := uint64(0)
-	if head > window {
-		since = head - window
+	first := info.State.FirstSeq
+	if first == 0 {
+		first = 1
 	}
-	if first := info.State.FirstSeq; first > 0 && since+1 < first {
-		since = first - 1
+	// Read backwards from the head in growing steps, so a page asking for
+	// the last 200 events of a busy topic decodes a few hundred messages,
+	// not the whole window; a rare topic reads further, up to recentWindow.
+	// floor: the last sequence not to read (the window's start, or before
+	// the oldest retained message).
+	floor := first - 1
+	if window := uint64(min(recentWindow, h.opts.MaxReplay)); head > window {
+		floor = max(floor, head-window)
 	}
-	if since >= head {
-		return out, nil
-	}
-	frames, err := h.replay(ctx, []string{topic}, filter{role: role}, since, head)
-	var rs *errResync
-	if errors.As(err, &rs) {
-		// Retention moved on between the two reads: what is left is newer.
-		return out, nil
-	}
-	if err != nil {
-		return out, err
+	var frames []*frame
+	for end, step := head, uint64(2*limit); end > floor && len(frames) < limit; step *= 2 {
+		since := floor
+		if end-floor > step {
+			since = end - step
+		}
+		chunk, err := h.replay(ctx, []string{topic}, filter{role: role}, since, end)
+		var rs *errResync
+		if errors.As(err, &rs) {
+			break // retention moved on meanwhile: what was read is the newest
+		}
+		if err != nil {
+			return out, err
+		}
+		frames = append(chunk, frames...)
+		end = since
 	}
 	if len(frames) > limit {
 		frames = frames[len(frames)-limit:]
